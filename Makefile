@@ -1,0 +1,32 @@
+# The two commands a new user needs: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip uv
+	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Install cogkit and run a real prediction on examples/hello-world, without Docker.
+demo: $(STAMP)
+	cd examples/hello-world && ../../$(BIN)/cogkit debug
+
+## Lint, then run the whole test suite.
+test: $(STAMP)
+	$(BIN)/ruff check cogkit tests bench
+	$(BIN)/ruff format --check cogkit tests bench
+	$(BIN)/pytest -q -ra $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check --fix cogkit tests bench
+	$(BIN)/ruff format cogkit tests bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache dist build

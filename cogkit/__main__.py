@@ -1,0 +1,3 @@
+from cogkit.cli.main import main
+
+main()

@@ -1,0 +1,98 @@
+"""One exception root for everything a user can cause or fix.
+
+    CogkitError                 exit 1 unless a subclass says otherwise
+    ├── SpecError               cog.yaml is wrong (exit 2); carries file, line, column, key path
+    ├── PlanError               the spec is valid YAML but cannot be resolved to a build (exit 2)
+    ├── UsageError              a CLI flag or argument is wrong (exit 2)
+    ├── BuildError              the image build failed (exit 1)
+    ├── EngineError             the Docker engine is missing or refused (exit 1)
+    ├── PredictorError          user code cannot be loaded or served (exit 1)
+    ├── PredictionFailed        a prediction ran and failed (exit 1)
+    └── RegistryError           a push, pull or login failed (exit 1)
+
+The CLI renders these in one place (`cogkit.cli.render`); anything else is a bug and
+shows a traceback. Every error carries a one-line message and, where we know it, a hint
+that tells the user what to do next.
+
+This module is stdlib-only: the worker imports it inside the user's interpreter.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+
+class CogkitError(Exception):
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: Optional[str] = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if not self.hint else f"{self.message}\n  hint: {self.hint}"
+
+
+class SpecError(CogkitError):
+    """A mistake in cog.yaml. The message names file:line:col, the key path and the value."""
+
+    exit_code = 2
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: Optional[str] = None,
+        line: Optional[int] = None,
+        column: Optional[int] = None,
+        key: Optional[str] = None,
+        hint: Optional[str] = None,
+    ) -> None:
+        self.file = file
+        self.line = line
+        self.column = column
+        self.key = key
+        super().__init__(message, hint=hint)
+
+    @property
+    def location(self) -> str:
+        parts = [self.file or "cog.yaml"]
+        if self.line is not None:
+            parts.append(str(self.line))
+            if self.column is not None:
+                parts.append(str(self.column))
+        return ":".join(parts)
+
+    def __str__(self) -> str:
+        where = self.location + (f": {self.key}" if self.key else "")
+        text = f"{where}: {self.message}"
+        return text if not self.hint else f"{text}\n  hint: {self.hint}"
+
+
+class PlanError(SpecError):
+    """A spec that parses but names an impossible build (e.g. a CUDA that torch never shipped)."""
+
+
+class UsageError(CogkitError):
+    exit_code = 2
+
+
+class BuildError(CogkitError):
+    pass
+
+
+class EngineError(CogkitError):
+    pass
+
+
+class PredictorError(CogkitError):
+    pass
+
+
+class PredictionFailed(CogkitError):
+    pass
+
+
+class RegistryError(CogkitError):
+    pass
