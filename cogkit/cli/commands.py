@@ -1,22 +1,22 @@
-"""Subcommands. Each one parses flags and calls exactly one library function."""
+"""The list of subcommands; each lives in its own module and maps its flags onto one library call."""
 
 from __future__ import annotations
 
 import click
 
-from cogkit.errors import CogkitError
-
-
-def _not_yet(name: str) -> click.Command:
-    @click.command(name=name, context_settings={"ignore_unknown_options": True})
-    @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-    def command(args: tuple[str, ...]) -> None:
-        raise CogkitError(f"`cogkit {name}` is not implemented yet")
-
-    command.help = f"({name}: not implemented yet)"
-    return command
-
+from cogkit.cli import build, debug, exec, init, login, predict, push, serve, train
 
 ALL: list[click.Command] = [
-    _not_yet(name) for name in ("init", "build", "predict", "run", "serve", "exec", "train", "push", "login", "debug")
+    init.command,
+    debug.command,
+    build.command,
+    predict.command,
+    serve.command,
+    exec.command,
+    train.command,
+    push.command,
+    login.command,
 ]
+
+# `cogkit run` is `cogkit predict`, as in current Cog.
+ALIASES: dict[str, click.Command] = {"run": predict.command}

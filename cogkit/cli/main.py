@@ -37,6 +37,8 @@ def _register() -> None:
 
     for command in commands.ALL:
         cli.add_command(command)
+    for alias, command in commands.ALIASES.items():
+        cli.add_command(command, name=alias)
 
 
 _register()

@@ -1,0 +1,14 @@
+"""`cogkit exec`."""
+
+from __future__ import annotations
+
+import click
+
+from cogkit.errors import CogkitError
+
+
+@click.command(name="exec", context_settings={"ignore_unknown_options": True})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def command(args: tuple[str, ...]) -> None:
+    """(not implemented yet)"""
+    raise CogkitError("`cogkit exec` is not implemented yet")
