@@ -56,6 +56,8 @@ class BuildPlan:
     concurrency_max: int
     image: str | None  # the `image:` key
 
+    # Deprecated `build.pre_install` commands: Cog ran them before the Python packages.
+    pre_install: tuple[RunStep, ...] = ()
     # Why each decision was made, in the order they were made ("torch==2.1.0 pinned → CUDA 12.1 (highest variant)").
     reasons: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
@@ -65,9 +67,11 @@ class BuildPlan:
     def to_json(self) -> dict[str, Any]:
         """The shape `cogkit debug --json` prints and the `run.cogkit.plan` label carries."""
         data = asdict(self)
-        data["run_steps"] = [
-            {"command": step.command, "secrets": [asdict(s) for s in step.secrets]} for step in self.run_steps
-        ]
+        for key in ("run_steps", "pre_install"):
+            data[key] = [
+                {"command": step.command, "secrets": [asdict(s) for s in step.secrets]}
+                for step in getattr(self, key)
+            ]
         data["environment"] = dict(self.environment)
         for key, value in data.items():
             if isinstance(value, tuple):
