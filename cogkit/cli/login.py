@@ -1,14 +1,41 @@
-"""`cogkit login`."""
+"""`cogkit login [REGISTRY]`: verify credentials with the registry and store them as `docker login` does."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import click
 
-from cogkit.errors import CogkitError
+from cogkit.cli import render
+from cogkit.errors import UsageError
 
 
-@click.command(name="login", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def command(args: tuple[str, ...]) -> None:
-    """(not implemented yet)"""
-    raise CogkitError("`cogkit login` is not implemented yet")
+@click.command(name="login")
+@click.argument("registry", required=False)
+@click.option("-u", "--username", help="The account name (asked for when missing).")
+@click.option("--password-stdin", is_flag=True, help="Read the password (or token) from standard input.")
+@click.option("--insecure", is_flag=True, help="Allow plain HTTP and unverified TLS to this registry.")
+@click.option(
+    "--ca-cert",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="Trust this PEM CA for the registry's TLS certificate.",
+)
+def command(
+    registry: str | None, username: str | None, password_stdin: bool, insecure: bool, ca_cert: Path | None
+) -> None:
+    """Log in to REGISTRY (default: Docker Hub). The password is never echoed or logged."""
+    from cogkit.registry import login
+
+    if password_stdin:
+        if not username:
+            raise UsageError(
+                "--password-stdin needs --username", hint="cogkit login -u USER --password-stdin"
+            )
+        password = sys.stdin.read().rstrip("\r\n")
+    else:
+        username = username or click.prompt("Username")
+        password = click.prompt("Password", hide_input=True)
+    saved = login(registry, username=username or "", password=password, insecure=insecure, ca_cert=ca_cert)
+    render.info(f"credentials saved in {saved}")
+    render.stdout.print("Login Succeeded")
