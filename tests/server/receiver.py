@@ -1,0 +1,113 @@
+"""A real HTTP endpoint on 127.0.0.1 for webhook, download and upload tests.
+
+It records every request and answers from a programmable list of status codes (the last one
+repeats), so tests can make it fail with 500 or 429 before it accepts.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Received:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class Receiver:
+    """Start with `with Receiver() as r:`; `r.url` is its base URL."""
+
+    def __init__(self, port: int = 0, statuses: list[int] | None = None) -> None:
+        self.requests: list[Received] = []
+        self.statuses = list(statuses or [200])
+        self.files: dict[str, bytes] = {}
+        self._cond = threading.Condition()
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _record(self) -> int:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                with receiver._cond:
+                    receiver.requests.append(
+                        Received(
+                            self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body
+                        )
+                    )
+                    status = receiver.statuses.pop(0) if len(receiver.statuses) > 1 else receiver.statuses[0]
+                    receiver._cond.notify_all()
+                if self.command == "PUT" and status < 300:
+                    receiver.files[self.path] = body
+                return status
+
+            def do_POST(self) -> None:
+                status = self._record()
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            do_PUT = do_POST
+
+            def do_GET(self) -> None:
+                path = self.path
+                if path.startswith("/big/"):
+                    size = int(path.rsplit("/", 1)[1])
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(size))
+                    self.end_headers()
+                    self.wfile.write(b"x" * size)
+                    return
+                data = receiver.files.get(path)
+                if data is None:
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        return Handler
+
+    def wait_for(self, count: int, timeout: float = 20.0) -> list[Received]:
+        """Block until `count` requests have arrived (bounded), then return them all."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while len(self.requests) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(
+                        f"expected {count} requests, got {len(self.requests)}: {self.requests}"
+                    )
+                self._cond.wait(left)
+            return list(self.requests)
+
+    def __enter__(self) -> Receiver:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()

@@ -1,0 +1,86 @@
+"""Resolving the server's settings from flags, the environment and cog.yaml."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cogkit.errors import PredictorError, UsageError
+from cogkit.server.config import effective_concurrency, resolve_config
+
+
+def test_flags_beat_environment(tmp_path: Path) -> None:
+    env = {
+        "COGKIT_PREDICTOR": "env.py:P",
+        "COGKIT_TRAIN": "t.py:train",
+        "COGKIT_WORKER_PYTHON": "/opt/venv/bin/python",
+    }
+    config = resolve_config(predictor="flag.py:P", cwd=tmp_path, env=env)
+    assert config.predictor == "flag.py:P"
+    assert config.train == "t.py:train"
+    assert config.worker_python == "/opt/venv/bin/python"
+
+
+def test_environment_settings(tmp_path: Path) -> None:
+    env = {
+        "COGKIT_PREDICTOR": "p.py:P",
+        "COG_MAX_CONCURRENCY": "8",
+        "COGKIT_CONCURRENCY_MAX": "2",
+        "COG_SETUP_TIMEOUT": "12.5",
+        "WEBHOOK_AUTH_TOKEN": "tok",
+    }
+    config = resolve_config(cwd=tmp_path, env=env)
+    assert (config.concurrency_max, config.setup_timeout, config.webhook_token) == (8, 12.5, "tok")
+    assert (
+        resolve_config(
+            cwd=tmp_path, env={"COGKIT_PREDICTOR": "p.py:P", "COGKIT_CONCURRENCY_MAX": "2"}
+        ).concurrency_max
+        == 2
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("COG_MAX_CONCURRENCY", "many"), ("COG_MAX_CONCURRENCY", "0"), ("COG_SETUP_TIMEOUT", "soon")],
+)
+def test_bad_environment_values_name_the_variable(tmp_path: Path, name: str, value: str) -> None:
+    with pytest.raises(UsageError, match=name):
+        resolve_config(cwd=tmp_path, env={"COGKIT_PREDICTOR": "p.py:P", name: value})
+
+
+def test_image_default_of_one_leaves_the_decorator_in_charge(tmp_path: Path) -> None:
+    env = {"COGKIT_PREDICTOR": "p.py:P", "COGKIT_CONCURRENCY_MAX": "1"}
+    assert resolve_config(cwd=tmp_path, env=env).concurrency_max is None
+
+
+def test_no_predictor_anywhere_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(PredictorError, match="no predictor") as info:
+        resolve_config(cwd=tmp_path, env={})
+    assert "--predictor" in (info.value.hint or "")
+
+
+def test_concurrency_precedence_and_async_rule() -> None:
+    assert effective_concurrency(None, None, False) == 1
+    assert effective_concurrency(None, 4, True) == 4
+    assert effective_concurrency(8, 4, True) == 8
+    with pytest.raises(PredictorError, match="async"):
+        effective_concurrency(2, None, False)
+
+
+def test_cog_yaml_supplies_predictor_train_and_concurrency(tmp_path: Path) -> None:
+    (tmp_path / "predict.py").write_text(
+        "class Predictor:\n    async def predict(self) -> str:\n        return ''\n"
+    )
+    (tmp_path / "train.py").write_text("def train() -> str:\n    return ''\n")
+    (tmp_path / "cog.yaml").write_text(
+        'build:\n  python_version: "3.11"\npredict: "predict.py:Predictor"\ntrain: "train.py:train"\n'
+        "concurrency:\n  max: 3\n"
+    )
+    config = resolve_config(cwd=tmp_path, env={})
+    assert (config.predictor, config.train, config.concurrency_max) == (
+        "predict.py:Predictor",
+        "train.py:train",
+        3,
+    )
+    assert resolve_config(cwd=tmp_path, env={"COG_MAX_CONCURRENCY": "5"}).concurrency_max == 5
