@@ -96,7 +96,8 @@ def _runtime_env(plan: BuildPlan) -> tuple[tuple[str, str], ...]:
         env.append(("COGKIT_PREDICTOR", plan.predictor))
     if plan.trainer:
         env.append(("COGKIT_TRAIN", plan.trainer))
-    env.append(("COGKIT_CONCURRENCY_MAX", str(plan.concurrency_max)))
+    if plan.concurrency_max is not None:
+        env.append(("COGKIT_CONCURRENCY_MAX", str(plan.concurrency_max)))
     env.append(("COGKIT_WORKER_PYTHON", "/opt/venv/bin/python"))
     env.append(("COGKIT_SDK_PATH", SDK_PATH))
     return tuple(env)

@@ -53,7 +53,7 @@ class BuildPlan:
     # Runtime.
     predictor: str | None  # "predict.py:Predictor"
     trainer: str | None
-    concurrency_max: int
+    concurrency_max: int | None  # None when cog.yaml does not set concurrency.max
     image: str | None  # the `image:` key
 
     # Deprecated `build.pre_install` commands: Cog ran them before the Python packages.

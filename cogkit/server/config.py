@@ -70,9 +70,7 @@ def _from_cog_yaml(cwd: Path) -> tuple[str | None, str | None, int | None]:
     from cogkit.spec import load_spec  # only needed when no predictor was given
 
     spec = load_spec(cwd)
-    # Spec's default is 1, indistinguishable from unset: let @concurrent decide then.
-    limit = spec.concurrency_max if spec.concurrency_max > 1 else None
-    return spec.predict, spec.train, limit
+    return spec.predict, spec.train, spec.concurrency_max
 
 
 def resolve_config(
@@ -101,10 +99,8 @@ def resolve_config(
             hint="pass --predictor predict.py:Predictor, set COGKIT_PREDICTOR, "
             "or add `predict: predict.py:Predictor` to cog.yaml",
         )
-    # Images always set COGKIT_CONCURRENCY_MAX from cog.yaml, whose default is 1: like the spec's
-    # default, 1 there means "not set", so a @concurrent(max=N) decorator still applies.
-    from_image = _int_env(env, "COGKIT_CONCURRENCY_MAX")
-    limit = _int_env(env, "COG_MAX_CONCURRENCY") or (from_image if from_image != 1 else None) or yaml_limit
+    # Images set COGKIT_CONCURRENCY_MAX only when cog.yaml writes concurrency.max.
+    limit = _int_env(env, "COG_MAX_CONCURRENCY") or _int_env(env, "COGKIT_CONCURRENCY_MAX") or yaml_limit
     return ServerConfig(
         predictor=predictor,
         train=train,

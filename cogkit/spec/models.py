@@ -153,7 +153,7 @@ class Build(_Frozen):
 
 
 class Concurrency(_Frozen):
-    max: int = Field(default=1, ge=1, strict=True)
+    max: int | None = Field(default=None, ge=1, strict=True)
 
 
 def predictor_ref(value: str | None) -> str | None:
@@ -211,7 +211,7 @@ class Spec(_Frozen):
     train: str | None = None
     image: str | None = None
     environment: tuple[str, ...] = ()
-    concurrency_max: int = 1
+    concurrency_max: int | None = None  # None: not written; @concurrent or 1 decides
     warnings: tuple[str, ...] = ()
     # Requirement lines from python_packages or python_requirements (with -r expanded).
     requirements: tuple[SourceLine, ...] = ()

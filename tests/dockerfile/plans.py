@@ -34,7 +34,7 @@ def cpu_plan(**overrides: Any) -> BuildPlan:
         environment=(),
         predictor="predict.py:Predictor",
         trainer=None,
-        concurrency_max=1,
+        concurrency_max=None,
         image=None,
     )
     return dataclasses.replace(plan, **overrides)

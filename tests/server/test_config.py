@@ -49,9 +49,13 @@ def test_bad_environment_values_name_the_variable(tmp_path: Path, name: str, val
         resolve_config(cwd=tmp_path, env={"COGKIT_PREDICTOR": "p.py:P", name: value})
 
 
-def test_image_default_of_one_leaves_the_decorator_in_charge(tmp_path: Path) -> None:
+def test_an_explicit_limit_of_one_is_honoured(tmp_path: Path) -> None:
     env = {"COGKIT_PREDICTOR": "p.py:P", "COGKIT_CONCURRENCY_MAX": "1"}
-    assert resolve_config(cwd=tmp_path, env=env).concurrency_max is None
+    assert resolve_config(cwd=tmp_path, env=env).concurrency_max == 1
+
+
+def test_no_limit_anywhere_leaves_the_decorator_in_charge(tmp_path: Path) -> None:
+    assert resolve_config(cwd=tmp_path, env={"COGKIT_PREDICTOR": "p.py:P"}).concurrency_max is None
 
 
 def test_no_predictor_anywhere_is_a_clear_error(tmp_path: Path) -> None:

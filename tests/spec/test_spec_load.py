@@ -52,7 +52,7 @@ def test_minimal_spec_fields_and_defaults(make_project: MakeProject) -> None:
     assert spec.build.python_version == "3.11"
     assert spec.build.gpu is False
     assert spec.predict == "predict.py:Predictor"
-    assert (spec.train, spec.image, spec.environment, spec.concurrency_max) == (None, None, (), 1)
+    assert (spec.train, spec.image, spec.environment, spec.concurrency_max) == (None, None, (), None)
     assert spec.warnings == ()
     with pytest.raises(pydantic.ValidationError):
         spec.predict = "other.py:X"  # type: ignore[misc]

@@ -55,7 +55,6 @@ COPY cogkit/lib/ /opt/cogkit/lib/
 COPY src/ /src/
 
 ENV COGKIT_PREDICTOR="predict.py:Predictor" \
-    COGKIT_CONCURRENCY_MAX="1" \
     COGKIT_WORKER_PYTHON="/opt/venv/bin/python" \
     COGKIT_SDK_PATH="/opt/cogkit/sdk"
 
