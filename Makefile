@@ -16,7 +16,7 @@ install: $(STAMP)
 
 ## Install cogkit and run a real prediction on examples/hello-world, without Docker.
 demo: $(STAMP)
-	cd examples/hello-world && ../../$(BIN)/cogkit debug
+	cd examples/hello-world && ../../$(BIN)/cogkit predict --runtime local -i text=cogkit
 
 ## Lint, then run the whole test suite.
 test: $(STAMP)

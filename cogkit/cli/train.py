@@ -1,14 +1,57 @@
-"""`cogkit train`."""
+"""`cogkit train`: run the project's `train` reference once through /trainings and write its output."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
-from cogkit.errors import CogkitError
+from cogkit.cli.options import parse_env, runtime_options
 
 
-@click.command(name="train", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def command(args: tuple[str, ...]) -> None:
-    """(not implemented yet)"""
-    raise CogkitError("`cogkit train` is not implemented yet")
+@click.command(name="train")
+@click.argument("image", required=False)
+@click.option(
+    "-i", "--input", "inputs", multiple=True, metavar="NAME=VALUE|NAME=@FILE", help="A training input."
+)
+@click.option(
+    "--json", "json_input", metavar="JSON|@FILE|-", help="All inputs as JSON; prints the whole response."
+)
+@click.option(
+    "-o",
+    "--output",
+    "output_path",
+    type=click.Path(path_type=Path),
+    help="Where to write a file output (default: weights).",
+)
+@runtime_options
+def command(
+    image: str | None,
+    inputs: tuple[str, ...],
+    json_input: str | None,
+    output_path: Path | None,
+    runtime: str,
+    gpus: str | None,
+    env: tuple[str, ...],
+    config: Path | None,
+    ca_cert: Path | None,
+    base_image: str | None,
+) -> None:
+    """Run a training. Without IMAGE, builds the project first."""
+    from cogkit.cli.predict import run_once
+
+    run_once(
+        image,
+        inputs=inputs,
+        json_input=json_input,
+        output_path=output_path,
+        runtime=runtime,
+        gpus=gpus,
+        env=parse_env(env),
+        config=config,
+        ca_cert=ca_cert,
+        base_image=base_image,
+        endpoint="trainings",
+        component="TrainingInput",
+        default_file=Path("weights"),  # as `cog train`
+    )
