@@ -10,7 +10,6 @@ import click
 from rich.markup import escape
 
 from cogkit.cli import render
-from cogkit.dockerfile.env import templates_dir
 from cogkit.errors import UsageError
 
 # Scaffold file in templates/init → name in the project. Dotfiles are stored without the dot so
@@ -34,6 +33,8 @@ def scaffold(directory: Path) -> Scaffolded:
     """Copy the starter files into `directory` (created if missing); existing files are kept."""
     if directory.exists() and not directory.is_dir():
         raise UsageError(f"{directory} is a file, not a directory", hint="pass a directory to `cogkit init`")
+    from cogkit.dockerfile.env import templates_dir  # jinja2 and the plan are heavy: load on use
+
     source = templates_dir() / "init"
     directory.mkdir(parents=True, exist_ok=True)
     created: list[str] = []

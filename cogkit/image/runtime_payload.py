@@ -23,13 +23,22 @@ def package_dir() -> Path:
     return Path(cogkit.__file__).resolve().parent
 
 
+# The distributions the prediction server imports. Only these go into an image's server venv:
+# the CLI's libraries (rich, click, jinja2, docker, …) would be dead weight there.
+SERVER_PACKAGES = frozenset({"fastapi", "uvicorn", "uvloop", "httptools", "httpx", "prometheus-client"})
+
+
 def server_requirements() -> list[str]:
-    """cogkit's declared dependencies, without optional extras (dev tools stay out of images)."""
+    """cogkit's declared dependencies that the server needs, as requirement lines."""
     try:
         declared = metadata.requires("cogkit") or []
     except metadata.PackageNotFoundError:
         declared = []
-    return [line for line in declared if not re.search(r"""\bextra\s*==""", line)]
+    return [line for line in declared if _name(line) in SERVER_PACKAGES and "extra" not in line]
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[\s<>=!~;\[]", requirement, maxsplit=1)[0].lower().replace("_", "-")
 
 
 def package_files() -> dict[str, Path]:
