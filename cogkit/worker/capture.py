@@ -1,0 +1,169 @@
+"""Capture everything the predictor writes, down to file descriptors 1 and 2.
+
+fds 1 and 2 are redirected with `os.dup2` into pipes, so output from C extensions and
+subprocesses is captured as well as `print`. A pump thread per pipe forwards the text as `log`
+messages. Attribution: fd-level output belongs to the single running prediction, or to setup
+(id None) when none runs. With several concurrent (async) predictions, fd-level output cannot
+be attributed, so it is sent with id None; Python-level writes (`print`, `sys.stderr.write`) are
+attributed exactly, through the prediction's context variable.
+
+`drain()` writes a unique marker into each pipe and waits until the pump has seen it, so every
+byte written before a prediction finished is sent before its `done` message.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import ctypes
+import io
+import os
+import sys
+import threading
+import uuid
+from typing import Any, Callable, Dict, Optional, TextIO
+
+from cogkit.worker.channel import Channel
+
+MARK = "\x00cogkit-drain-"
+
+
+class OutputCapture:
+    def __init__(self, channel: Channel, attribute: Callable[[], Optional[str]]) -> None:
+        self._channel = channel
+        self._attribute = attribute
+        self._waiting: Dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+        self.original_stderr: Optional[TextIO] = None
+
+    def start(self) -> None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # Keep a copy of the real stderr for crash dumps (faulthandler) that must outlive the pumps.
+        self.original_stderr = io.TextIOWrapper(io.FileIO(os.dup(2), "w"), write_through=True)
+        for fd, name in ((1, "stdout"), (2, "stderr")):
+            read_end, write_end = os.pipe()
+            os.dup2(write_end, fd)
+            os.close(write_end)
+            threading.Thread(
+                target=self._pump, args=(read_end, name), name=f"cogkit-{name}", daemon=True
+            ).start()
+        for stream in (sys.stdout, sys.stderr):
+            # Whole lines make better log events than the per-write chunks PYTHONUNBUFFERED gives.
+            reconfigure = getattr(stream, "reconfigure", None)
+            if reconfigure is not None:
+                reconfigure(line_buffering=True, write_through=False)
+
+    def route_python_streams(self, prediction_id: Callable[[], Optional[str]]) -> None:
+        """Send Python-level writes straight to the prediction in whose context they happen."""
+        sys.stdout = _RoutedStream(sys.stdout, "stdout", self._channel, prediction_id)
+        sys.stderr = _RoutedStream(sys.stderr, "stderr", self._channel, prediction_id)
+
+    def drain(self, timeout: float = 5.0) -> None:
+        """Return once everything written to fds 1 and 2 so far has been forwarded."""
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+        _flush_c_stdio()
+        events = []
+        for fd in (1, 2):
+            token = uuid.uuid4().hex
+            event = threading.Event()
+            with self._lock:
+                self._waiting[token] = event
+            events.append((token, event))
+            os.write(fd, (MARK + token + "\x00").encode())
+        for token, event in events:
+            event.wait(timeout)
+            with self._lock:
+                self._waiting.pop(token, None)
+
+    def _pump(self, fd: int, stream: str) -> None:
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        held = ""
+        while True:
+            try:
+                data = os.read(fd, 65536)
+            except OSError:
+                return
+            if not data:
+                return
+            text = held + decoder.decode(data)
+            held = ""
+            while MARK in text:
+                start = text.index(MARK)
+                end = text.find("\x00", start + len(MARK))
+                if end < 0:
+                    break
+                self._emit(stream, text[:start])
+                self._release(text[start + len(MARK) : end])
+                text = text[end + 1 :]
+            cut = text.find("\x00")  # a marker cut in half by the read: hold it back
+            if cut >= 0 and MARK.startswith(text[cut : cut + len(MARK)]):
+                text, held = text[:cut], text[cut:]
+            self._emit(stream, text)
+
+    def _emit(self, stream: str, text: str) -> None:
+        if text:
+            self._channel.send("log", id=self._attribute(), stream=stream, text=text)
+
+    def _release(self, token: str) -> None:
+        with self._lock:
+            event = self._waiting.get(token)
+        if event is not None:
+            event.set()
+
+
+class _RoutedStream(io.TextIOBase):
+    """sys.stdout/sys.stderr for concurrent predictors: writes go to the prediction in context."""
+
+    def __init__(
+        self, inner: TextIO, name: str, channel: Channel, prediction_id: Callable[[], Optional[str]]
+    ):
+        self._inner = inner
+        self._name = name
+        self._channel = channel
+        self._prediction_id = prediction_id
+
+    def write(self, text: str) -> int:
+        pid = self._prediction_id()
+        if pid is None:
+            return self._inner.write(text)
+        if text:
+            self._channel.send("log", id=pid, stream=self._name, text=text)
+        return len(text)
+
+    def flush(self) -> None:
+        self._inner.flush()
+
+    def fileno(self) -> int:
+        return self._inner.fileno()
+
+    def isatty(self) -> bool:
+        return False
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return self._inner.encoding
+
+    @property
+    def buffer(self) -> Any:
+        """Binary writes (`sys.stdout.buffer.write`) go to the fd, like C-level output."""
+        return self._inner.buffer
+
+    def __getattr__(self, name: str) -> Any:  # anything else a library expects of a real stream
+        return getattr(self._inner, name)
+
+
+_libc: Optional[ctypes.CDLL] = None
+
+
+def _flush_c_stdio() -> None:
+    """fflush(NULL): push out C-level printf buffers before the drain marker."""
+    global _libc
+    try:
+        if _libc is None:
+            _libc = ctypes.CDLL(None)
+        _libc.fflush(None)
+    except (OSError, AttributeError):
+        pass

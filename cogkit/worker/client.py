@@ -1,0 +1,297 @@
+"""`WorkerClient`: the server's handle on one worker child process (asyncio, standard library).
+
+It spawns the child, reads its typed messages, turns them into `WorkerEvent`s per prediction,
+restarts the child after a crash (running setup() again), and reports a state the server shows
+on /health-check. Every transition of that state is checked against `events.TRANSITIONS`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import sys
+import traceback
+from typing import Any, AsyncIterator, Dict, List, Optional, Union
+
+from cogkit.errors import PredictorError
+from cogkit.worker import sdk_path
+from cogkit.worker.dispatch import Dispatcher
+from cogkit.worker.events import (
+    DoneEvent,
+    LogEvent,
+    OutputEvent,
+    SetupResult,
+    WorkerEvent,
+    WorkerState,
+)
+from cogkit.worker.process import Generation
+from cogkit.worker.protocol import FROM_CHILD, TO_CHILD, ProtocolError, decode, encode
+
+STOP_GRACE_S = 5.0
+HEALTHCHECK_TIMEOUT_S = 10.0
+EXIT_DRAIN_S = 0.5
+
+
+class _Pending:
+    """A prediction in flight: its event queue, and whether its consumer has gone away."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[WorkerEvent] = asyncio.Queue()
+        self.abandoned = False
+
+
+class WorkerClient(Dispatcher):
+    def __init__(
+        self,
+        predictor_ref: str,
+        *,
+        cwd: Union[str, os.PathLike],
+        python: str = sys.executable,
+        env: Optional[Dict[str, str]] = None,
+        mode: str = "predict",
+        setup_timeout: Optional[float] = None,
+        weights: Optional[str] = None,
+    ) -> None:
+        self.predictor_ref = predictor_ref
+        self.cwd = os.path.abspath(os.fspath(cwd))
+        self.python = python
+        self.env = dict(env or {})
+        self.mode = mode
+        if setup_timeout is None:
+            raw = self.env.get("COG_SETUP_TIMEOUT") or os.environ.get("COG_SETUP_TIMEOUT")
+            setup_timeout = float(raw) if raw else None
+        self.setup_timeout = setup_timeout if setup_timeout and setup_timeout > 0 else None
+        self.weights = weights
+        self.state = WorkerState.STARTING
+        self.schema: Optional[Dict[str, Any]] = None
+        self.max_concurrency = 1
+        self.is_async = False
+        self.output_is_iterator = False
+        self.has_healthcheck = False
+        self.restarts = 0
+        self._gen: Optional[Generation] = None
+        self._pending: Dict[str, _Pending] = {}
+        self._health: Dict[int, asyncio.Future] = {}
+        self._seq = 0
+        self._stopping = False
+        self._first_setup: Optional[asyncio.Future] = None
+        self._schema_ready: Optional[asyncio.Event] = None
+        self._tasks: List[asyncio.Task] = []
+        self._watcher: Optional[asyncio.Task] = None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Spawn the child and return at once; setup() runs in the background."""
+        loop = asyncio.get_running_loop()
+        self._first_setup = loop.create_future()
+        self._schema_ready = asyncio.Event()
+        await self._spawn()
+
+    async def wait_for_setup(self) -> SetupResult:
+        assert self._first_setup is not None, "call start() first"
+        return await asyncio.shield(self._first_setup)
+
+    async def wait_for_schema(self) -> Optional[Dict[str, Any]]:
+        """The OpenAPI document, as soon as the child has imported the predictor (None if it failed)."""
+        assert self._schema_ready is not None, "call start() first"
+        await self._schema_ready.wait()
+        return self.schema
+
+    async def stop(self, grace: float = STOP_GRACE_S) -> None:
+        """Shut the child down: running predictions get `grace` seconds, then it is terminated.
+
+        Each prediction still open gets its DoneEvent ("the worker was stopped").
+        """
+        self._stopping = True
+        while True:  # a restart under way may swap in a new child while we wait: stop that one too
+            gen = self._gen
+            if gen is not None and gen.alive:
+                if self.state in (WorkerState.READY, WorkerState.BUSY):
+                    with contextlib.suppress(ConnectionError, OSError):
+                        await gen.send(encode("shutdown", TO_CHILD))
+                    await gen.stop(grace)
+                else:  # still in setup (which cannot be interrupted politely) or failed
+                    await gen.terminate(min(grace, 2.0))
+            if self._watcher is not None and not self._watcher.done():
+                await asyncio.wait([self._watcher], timeout=STOP_GRACE_S)
+            if self._gen is gen:
+                break
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def check_concurrency(self, concurrency: int) -> None:
+        """The server calls this with its final concurrency: above 1 needs an async predictor."""
+        if concurrency > 1 and not self.is_async:
+            raise PredictorError(
+                f"{self.predictor_ref}: concurrency {concurrency} needs an async predict()",
+                hint="declare `async def predict(...)`, or set concurrency.max / COG_MAX_CONCURRENCY to 1",
+            )
+
+    # -- predictions -----------------------------------------------------------------------------
+
+    async def predict(
+        self, prediction_id: str, inputs: Dict[str, Any], *, context: Optional[Dict[str, Any]] = None
+    ) -> AsyncIterator[WorkerEvent]:
+        """Run one prediction; yields logs and outputs, then exactly one `DoneEvent`."""
+        if self.state not in (WorkerState.READY, WorkerState.BUSY) or self._gen is None:
+            raise PredictorError(f"the worker is {self.state.value}; it cannot run predictions now")
+        if prediction_id in self._pending:
+            raise PredictorError(f"prediction {prediction_id!r} is already running")
+        pending = _Pending()
+        self._pending[prediction_id] = pending
+        self._update_busy()
+        gen = self._gen
+        # If the child died, its exit handler fails this prediction: nothing to do here.
+        with contextlib.suppress(ConnectionError, OSError):
+            await gen.send(encode("predict", TO_CHILD, id=prediction_id, input=inputs, context=context or {}))
+        finished = False
+        try:
+            while True:
+                event = await pending.queue.get()
+                if isinstance(event, DoneEvent):
+                    finished = True
+                yield event
+                if finished:
+                    return
+        finally:
+            if not finished:  # the consumer went away: cancel, and let the child's done close it
+                pending.abandoned = True
+                if prediction_id in self._pending:
+                    task = asyncio.ensure_future(self.cancel(prediction_id))
+                    self._tasks.append(task)
+
+    async def cancel(self, prediction_id: str) -> None:
+        gen = self._gen
+        if prediction_id not in self._pending or gen is None or not gen.alive:
+            return
+        with contextlib.suppress(ConnectionError, OSError):
+            await gen.send(encode("cancel", TO_CHILD, id=prediction_id))
+
+    async def healthcheck(self) -> Optional[bool]:
+        """The predictor's own healthcheck(): None when it has none, False on error or timeout."""
+        gen = self._gen
+        if not self.has_healthcheck or gen is None or not gen.alive:
+            return None
+        if self.state not in (WorkerState.READY, WorkerState.BUSY):
+            return None
+        self._seq += 1
+        seq = self._seq
+        future = asyncio.get_running_loop().create_future()
+        self._health[seq] = future
+        try:
+            await gen.send(encode("health", TO_CHILD, seq=seq))
+            return await asyncio.wait_for(future, HEALTHCHECK_TIMEOUT_S)
+        except (asyncio.TimeoutError, ConnectionError, OSError):
+            return False
+        finally:
+            self._health.pop(seq, None)
+
+    # -- the child process -----------------------------------------------------------------------
+
+    async def _spawn(self) -> None:
+        parent_sock, child_sock = socket.socketpair()
+        sdk = str(sdk_path())
+        env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (sdk, env.get("PYTHONPATH", "")) if p)
+        if self.weights:
+            env["COG_WEIGHTS"] = self.weights
+        args = ["-X", "utf8", "-m", "cogkit.worker", "--fd", str(child_sock.fileno())]
+        args += ["--ref", self.predictor_ref, "--cwd", self.cwd, "--mode", self.mode]
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                self.python,
+                *args,
+                # `python -m` puts its working directory first on sys.path: start in the SDK folder, so
+                # a project file named like a stdlib module (types.py) cannot break start-up. The child
+                # then moves into the project (--cwd).
+                cwd=sdk,
+                env=env,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                pass_fds=(child_sock.fileno(),),
+                start_new_session=True,
+            )
+        except OSError as e:
+            child_sock.close()
+            parent_sock.close()
+            raise PredictorError(f"cannot start the worker with {self.python}: {e}") from e
+        child_sock.close()
+        gen = await Generation.open(proc, parent_sock)
+        if self._stopping:  # stop() came while this (re)start was under way: do not leave it running
+            await gen.terminate(0)
+            await gen.wait_exit(STOP_GRACE_S)
+            return
+        self._gen = gen
+        self._tasks = [t for t in self._tasks if not t.done()]
+        self._watcher = asyncio.ensure_future(self._watch(gen))
+        self._tasks.append(self._watcher)
+        self._tasks.append(asyncio.ensure_future(self._exit_watch(gen)))
+        if self.setup_timeout is not None:
+            self._tasks.append(asyncio.ensure_future(self._setup_watchdog(gen, self.setup_timeout)))
+
+    async def _setup_watchdog(self, gen: Generation, timeout: float) -> None:
+        await asyncio.sleep(timeout)
+        if gen.setup_result is None and gen.alive:
+            gen.timed_out = timeout
+            await gen.terminate(0)
+
+    async def _exit_watch(self, gen: Generation) -> None:
+        """End the message stream when the child exits, even if a process it forked keeps the
+        socket open (multiprocessing, DataLoader workers): otherwise no EOF would ever come."""
+        await gen.exit_code()
+        await asyncio.sleep(EXIT_DRAIN_S)  # let the socket deliver the child's last messages
+        if not gen.reader.at_eof():
+            gen.writer.close()
+
+    async def _watch(self, gen: Generation) -> None:
+        """Dispatch the child's messages until it exits, then settle everything it left open."""
+        reader = gen.reader
+        pumps = [asyncio.ensure_future(self._pump(gen, s, n)) for s, n in gen.pipes()]
+        while True:
+            try:
+                line = await reader.readline()
+            except (ConnectionError, OSError, ValueError) as e:  # reset, or a line over READ_LIMIT
+                self._server_log(f"cogkit: lost the worker's message stream: {e!r}\n")
+                await gen.terminate(0)
+                break
+            if not line:
+                break
+            try:
+                self._dispatch(gen, decode(line, FROM_CHILD))
+            except ProtocolError as e:
+                self._server_log(f"cogkit: {e}\n")
+            except Exception:  # a bug here must not leave every prediction waiting forever
+                self._server_log("cogkit: error handling a worker message:\n" + traceback.format_exc())
+        await gen.wait_exit(STOP_GRACE_S)
+        await asyncio.wait(pumps, timeout=2.0)
+        await self._on_exit(gen)
+
+    async def _pump(self, gen: Generation, stream: asyncio.StreamReader, name: str) -> None:
+        """The child's own stdout/stderr: start-up errors and crash dumps the capture cannot see."""
+        while True:
+            data = await stream.read(65536)
+            if not data:
+                return
+            text = data.decode("utf-8", "replace")
+            if gen.setup_result is None:
+                gen.setup_logs.append(text)
+            elif len(self._pending) == 1:
+                self._deliver(next(iter(self._pending)), LogEvent(name, text))
+            else:
+                self._server_log(text)
+
+
+__all__ = [
+    "DoneEvent",
+    "LogEvent",
+    "OutputEvent",
+    "SetupResult",
+    "WorkerClient",
+    "WorkerEvent",
+    "WorkerState",
+]

@@ -1,0 +1,65 @@
+"""What the server sees of a worker: its state, its setup result and the events of a prediction."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import enum
+from typing import Any, Dict, Optional, Union
+
+
+class WorkerState(str, enum.Enum):
+    STARTING = "STARTING"
+    READY = "READY"
+    BUSY = "BUSY"
+    SETUP_FAILED = "SETUP_FAILED"
+    DEFUNCT = "DEFUNCT"
+
+
+@dataclasses.dataclass
+class SetupResult:
+    status: str  # "succeeded" | "failed"
+    logs: str
+    started_at: datetime.datetime
+    completed_at: Optional[datetime.datetime]
+    error: Optional[str] = None
+
+
+@dataclasses.dataclass
+class LogEvent:
+    stream: str  # "stdout" | "stderr"
+    text: str
+
+
+@dataclasses.dataclass
+class OutputEvent:
+    """One output value; `chunk` is True for each item of an iterator output.
+
+    Files are `pathlib.Path` objects anywhere inside the value; the server encodes them.
+    """
+
+    value: Any
+    chunk: bool = False
+
+
+@dataclasses.dataclass
+class DoneEvent:
+    status: str  # "succeeded" | "failed" | "canceled"
+    error: Optional[str] = None
+    metrics: Dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+WorkerEvent = Union[LogEvent, OutputEvent, DoneEvent]
+
+# Which state may follow which; the client refuses any other transition (a bug, not a user error).
+TRANSITIONS = {
+    WorkerState.STARTING: {WorkerState.READY, WorkerState.SETUP_FAILED, WorkerState.DEFUNCT},
+    WorkerState.READY: {WorkerState.BUSY, WorkerState.STARTING, WorkerState.DEFUNCT},
+    WorkerState.BUSY: {WorkerState.READY, WorkerState.STARTING, WorkerState.DEFUNCT},
+    WorkerState.SETUP_FAILED: {WorkerState.DEFUNCT},
+    WorkerState.DEFUNCT: set(),
+}
+
+
+def utcnow() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)

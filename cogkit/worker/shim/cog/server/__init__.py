@@ -1,0 +1,1 @@
+"""`cog.server`: only what predictor code reaches for (`cog.server.scope`)."""
