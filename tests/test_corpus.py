@@ -114,8 +114,10 @@ def _stage(source: Path, target: Path) -> list[str]:
     return stubbed
 
 
+# CI always has shared/ beside the checkout: there a missing corpus fails (assert below), never skips.
 pytestmark = pytest.mark.skipif(
-    CORPUS is None, reason="the shared cog.yaml corpus (../shared/corpus/cog-yaml) is not here"
+    CORPUS is None and os.environ.get("CI", "").lower() not in ("1", "true", "yes"),
+    reason="the shared cog.yaml corpus (../shared/corpus/cog-yaml) is not here",
 )
 
 

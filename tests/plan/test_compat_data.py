@@ -34,7 +34,8 @@ def test_shipped_data_equals_what_regeneration_produces() -> None:
 
 
 @pytest.mark.skipif(
-    _shared_reference() is None, reason="the team's shared/reference folder is not checked out here"
+    _shared_reference() is None and os.environ.get("CI", "").lower() not in ("1", "true", "yes"),
+    reason="the team's shared/reference folder is not checked out here (CI has it: there this fails)",
 )
 def test_vendored_reference_matches_the_shared_one() -> None:
     shared = _shared_reference()
