@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from cogkit.cli import render
-from cogkit.cli.options import parse_env, runtime_options
+from cogkit.cli.options import RuntimeFlags, runtime_options
 
 if TYPE_CHECKING:
     from cogkit.runtime.session import Target
@@ -27,22 +27,13 @@ if TYPE_CHECKING:
 @click.argument("cmd", nargs=-1, required=True, type=click.UNPROCESSED)
 def command(
     ports: tuple[int, ...],
-    runtime: str,
-    gpus: str | None,
-    env: tuple[str, ...],
-    config: Path | None,
-    ca_cert: Path | None,
-    base_image: str | None,
+    flags: RuntimeFlags,
     cmd: tuple[str, ...],
 ) -> None:
     """Run CMD in the project's image (or local venv) with the project at /src."""
-    from cogkit.runtime import session
 
-    chosen = session.choose_runtime(runtime, image=None, say=render.info)
-    target = session.prepare(
-        None, runtime=chosen, config=config, console=render.stderr, ca_cert=ca_cert, base_image=base_image
-    )
-    variables = {**target.environment, **parse_env(env)}
+    target = flags.prepare(None)
+    variables = {**target.environment, **flags.environment}
     assert target.project_dir is not None
     if target.runtime == "local":
         assert target.worker_python is not None
@@ -60,7 +51,7 @@ def command(
         code = _run(list(cmd), env=local_env, cwd=target.project_dir)
     else:
         code = _run(
-            _docker_args(target, cmd, ports=ports, variables=variables, gpus=gpus), env=None, cwd=None
+            _docker_args(target, cmd, ports=ports, variables=variables, gpus=flags.gpus), env=None, cwd=None
         )
     sys.exit(code)
 

@@ -2,19 +2,70 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from cogkit.errors import UsageError
 
+if TYPE_CHECKING:
+    from cogkit.runtime.session import Target
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+@dataclass(frozen=True)
+class RuntimeFlags:
+    """Where and how to run the project: the flags predict, serve, exec and train share."""
+
+    runtime: str = "auto"
+    gpus: str | None = None
+    env: dict[str, str] | None = None
+    config: Path | None = None
+    ca_cert: Path | None = None
+    base_image: str | None = None
+
+    @property
+    def environment(self) -> dict[str, str]:
+        return dict(self.env or {})
+
+    def prepare(self, image: str | None) -> Target:
+        """Pick the runtime (saying which), then build the image or the venv; nothing starts yet."""
+        from cogkit.cli import render
+        from cogkit.runtime import session
+
+        chosen = session.choose_runtime(self.runtime, image=image, say=render.info)
+        return session.prepare(
+            image,
+            runtime=chosen,
+            config=self.config,
+            console=render.stderr,
+            ca_cert=self.ca_cert,
+            base_image=self.base_image,
+        )
+
+
 def runtime_options(func: F) -> F:
-    """--runtime, --gpus, -e, -f, --ca-cert and --base-image."""
+    """--runtime, --gpus, -e, -f, --ca-cert and --base-image, handed to the command as `flags`."""
+
+    @functools.wraps(func)
+    def command(
+        *args: Any,
+        runtime: str,
+        gpus: str | None,
+        env: tuple[str, ...],
+        config: Path | None,
+        ca_cert: Path | None,
+        base_image: str | None,
+        **kwargs: Any,
+    ) -> Any:
+        flags = RuntimeFlags(runtime, gpus, parse_env(env), config, ca_cert, base_image)
+        return func(*args, flags=flags, **kwargs)
+
     decorators = [
         click.option(
             "--runtime",
@@ -41,8 +92,8 @@ def runtime_options(func: F) -> F:
         click.option("--base-image", help="Build on this base image instead of the plan's."),
     ]
     for decorator in reversed(decorators):
-        func = decorator(func)
-    return func
+        command = decorator(command)
+    return command  # type: ignore[return-value]
 
 
 def parse_env(pairs: tuple[str, ...]) -> dict[str, str]:

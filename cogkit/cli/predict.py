@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from cogkit.cli import render
-from cogkit.cli.options import parse_env, runtime_options
+from cogkit.cli.options import RuntimeFlags, runtime_options
 
 
 @click.command(name="predict")
@@ -28,12 +28,7 @@ def command(
     inputs: tuple[str, ...],
     json_input: str | None,
     output_path: Path | None,
-    runtime: str,
-    gpus: str | None,
-    env: tuple[str, ...],
-    config: Path | None,
-    ca_cert: Path | None,
-    base_image: str | None,
+    flags: RuntimeFlags,
 ) -> None:
     """Run a prediction and print or save its output.
 
@@ -47,12 +42,7 @@ def command(
         inputs=inputs,
         json_input=json_input,
         output_path=output_path,
-        runtime=runtime,
-        gpus=gpus,
-        env=parse_env(env),
-        config=config,
-        ca_cert=ca_cert,
-        base_image=base_image,
+        flags=flags,
         endpoint="predictions",
         component="Input",
     )
@@ -64,12 +54,7 @@ def run_once(
     inputs: tuple[str, ...],
     json_input: str | None,
     output_path: Path | None,
-    runtime: str,
-    gpus: str | None,
-    env: dict[str, str],
-    config: Path | None,
-    ca_cert: Path | None,
-    base_image: str | None,
+    flags: RuntimeFlags,
     endpoint: str,
     component: str,
     default_file: Path | None = None,
@@ -83,10 +68,7 @@ def run_once(
     # Catch malformed flags and missing @files before a build or a venv, which can take minutes.
     early = parse_json_input(json_input) if json_input else {}
     parse_inputs(inputs, None)
-    chosen = session.choose_runtime(runtime, image=image, say=render.info)
-    target = session.prepare(
-        image, runtime=chosen, config=config, console=render.stderr, ca_cert=ca_cert, base_image=base_image
-    )
+    target = flags.prepare(image)
 
     def checked() -> dict[str, Any]:
         payload = {**early, **parse_inputs(inputs, target.schema, component=component)}
@@ -104,7 +86,9 @@ def run_once(
         )
         sys.stdout.flush()
 
-    with session.start(target, environment=env, gpus=gpus, console=render.stderr) as handle:
+    with session.start(
+        target, environment=flags.environment, gpus=flags.gpus, console=render.stderr
+    ) as handle:
         if not target.schema:
             # An image without our schema label (e.g. built by Cog): its server knows the schema.
             target.schema = client.openapi(handle.url)

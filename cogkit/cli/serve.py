@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from cogkit.cli import render
-from cogkit.cli.options import parse_env, runtime_options
+from cogkit.cli.options import RuntimeFlags, runtime_options
 
 POLL_S = 0.5
 
@@ -25,29 +25,21 @@ def command(
     host: str,
     upload_url: str | None,
     reload: bool,
-    runtime: str,
-    gpus: str | None,
-    env: tuple[str, ...],
-    config: Path | None,
-    ca_cert: Path | None,
-    base_image: str | None,
+    flags: RuntimeFlags,
 ) -> None:
     """Serve the project over Cog's HTTP API until Ctrl-C."""
     from cogkit.errors import PredictorError
     from cogkit.runtime import session, watch
 
-    chosen = session.choose_runtime(runtime, image=None, say=render.info)
-    target = session.prepare(
-        None, runtime=chosen, config=config, console=render.stderr, ca_cert=ca_cert, base_image=base_image
-    )
+    target = flags.prepare(None)
     assert target.project_dir is not None
-    variables = parse_env(env)
+    variables = flags.environment
     while True:
         before = watch.snapshot(target.project_dir)
         with session.start(
             target,
             environment=variables,
-            gpus=gpus,
+            gpus=flags.gpus,
             console=render.stderr,
             mount_source=True,
             host=host,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from cogkit.cli.options import parse_env, runtime_options
+from cogkit.cli.options import RuntimeFlags, runtime_options
 
 
 @click.command(name="train")
@@ -30,12 +30,7 @@ def command(
     inputs: tuple[str, ...],
     json_input: str | None,
     output_path: Path | None,
-    runtime: str,
-    gpus: str | None,
-    env: tuple[str, ...],
-    config: Path | None,
-    ca_cert: Path | None,
-    base_image: str | None,
+    flags: RuntimeFlags,
 ) -> None:
     """Run a training. Without IMAGE, builds the project first."""
     from cogkit.cli.predict import run_once
@@ -45,12 +40,7 @@ def command(
         inputs=inputs,
         json_input=json_input,
         output_path=output_path,
-        runtime=runtime,
-        gpus=gpus,
-        env=parse_env(env),
-        config=config,
-        ca_cert=ca_cert,
-        base_image=base_image,
+        flags=flags,
         endpoint="trainings",
         component="TrainingInput",
         default_file=Path("weights"),  # as `cog train`

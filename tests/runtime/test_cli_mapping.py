@@ -73,7 +73,8 @@ def test_predict_and_run_map_onto_run_once(monkeypatch: pytest.MonkeyPatch, name
         and seen["inputs"] == ("a=1", "b=@f")
         and seen["output_path"] == Path("out.png")
     )
-    assert seen["env"] == {"K": "V"} and seen["runtime"] == "docker" and seen["gpus"] == "1"
+    flags = seen["flags"]
+    assert flags.environment == {"K": "V"} and flags.runtime == "docker" and flags.gpus == "1"
     assert seen["endpoint"] == "predictions" and seen["component"] == "Input"
 
 
