@@ -7,8 +7,10 @@ messages. Attribution: fd-level output belongs to the single running prediction,
 be attributed, so it is sent with id None; Python-level writes (`print`, `sys.stderr.write`) are
 attributed exactly, through the prediction's context variable.
 
-`drain()` writes a unique marker into each pipe and waits until the pump has seen it, so every
-byte written before a prediction finished is sent before its `done` message.
+`drain()` makes every byte written before a prediction finished reach the channel before its
+`done` message. Most predictions print nothing, so it first checks, under the pumps' lock, that
+both pipes are empty (FIONREAD) and no pump holds bytes it has read but not yet sent; only
+otherwise does it write a unique marker into each pipe and wait until the pump has seen it.
 """
 
 from __future__ import annotations
@@ -18,12 +20,22 @@ import contextlib
 import ctypes
 import io
 import os
+import select
+import struct
 import sys
 import threading
 import uuid
-from typing import Any, Callable, Dict, Optional, TextIO
+from typing import Any, Callable, Dict, List, Optional, TextIO
 
 from cogkit.worker.channel import Channel
+
+try:
+    import fcntl
+    import termios
+
+    _FIONREAD: Optional[int] = termios.FIONREAD
+except (ImportError, AttributeError):  # not POSIX: always drain with markers
+    _FIONREAD = None
 
 MARK = "\x00cogkit-drain-"
 
@@ -34,6 +46,8 @@ class OutputCapture:
         self._attribute = attribute
         self._waiting: Dict[str, threading.Event] = {}
         self._lock = threading.Lock()
+        self._read_ends: List[int] = []
+        self._in_flight = 0  # pumps between taking bytes out of a pipe and queuing their log message
         self.original_stderr: Optional[TextIO] = None
 
     def start(self) -> None:
@@ -45,6 +59,7 @@ class OutputCapture:
             read_end, write_end = os.pipe()
             os.dup2(write_end, fd)
             os.close(write_end)
+            self._read_ends.append(read_end)
             threading.Thread(
                 target=self._pump, args=(read_end, name), name=f"cogkit-{name}", daemon=True
             ).start()
@@ -59,12 +74,19 @@ class OutputCapture:
         sys.stdout = _RoutedStream(sys.stdout, "stdout", self._channel, prediction_id)
         sys.stderr = _RoutedStream(sys.stderr, "stderr", self._channel, prediction_id)
 
-    def drain(self, timeout: float = 5.0) -> None:
-        """Return once everything written to fds 1 and 2 so far has been forwarded."""
+    def settled(self) -> bool:
+        """Flush Python and C buffers; True when everything written to fds 1 and 2 so far has
+        already been forwarded, so a drain would have nothing to wait for."""
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(OSError, ValueError):
                 stream.flush()
         _flush_c_stdio()
+        return self._settled()
+
+    def drain(self, timeout: float = 5.0) -> None:
+        """Return once everything written to fds 1 and 2 so far has been forwarded."""
+        if self.settled():
+            return
         events = []
         for fd in (1, 2):
             token = uuid.uuid4().hex
@@ -78,30 +100,58 @@ class OutputCapture:
             with self._lock:
                 self._waiting.pop(token, None)
 
+    def _settled(self) -> bool:
+        """True when nothing written so far can still be on its way: both pipes are empty and no
+        pump holds read bytes. Checked under the lock a pump takes before it reads, so no byte can
+        leave a pipe unseen between the two checks."""
+        if _FIONREAD is None or not self._read_ends:
+            return False
+        with self._lock:
+            if self._in_flight:
+                return False
+            try:
+                return all(_pending_bytes(fd) == 0 for fd in self._read_ends)
+            except OSError:
+                return False
+
     def _pump(self, fd: int, stream: str) -> None:
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         held = ""
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
         while True:
             try:
-                data = os.read(fd, 65536)
+                poller.poll()  # wait for bytes without taking them out of the pipe yet
+                with self._lock:
+                    self._in_flight += 1
+                try:
+                    data = os.read(fd, 65536)
+                    if data:
+                        held = self._forward(stream, held + decoder.decode(data))
+                finally:
+                    with self._lock:
+                        self._in_flight -= 1
             except OSError:
                 return
             if not data:
                 return
-            text = held + decoder.decode(data)
-            held = ""
-            while MARK in text:
-                start = text.index(MARK)
-                end = text.find("\x00", start + len(MARK))
-                if end < 0:
-                    break
-                self._emit(stream, text[:start])
-                self._release(text[start + len(MARK) : end])
-                text = text[end + 1 :]
-            cut = text.find("\x00")  # a marker cut in half by the read: hold it back
-            if cut >= 0 and MARK.startswith(text[cut : cut + len(MARK)]):
-                text, held = text[:cut], text[cut:]
-            self._emit(stream, text)
+
+    def _forward(self, stream: str, text: str) -> str:
+        """Emit the text around drain markers; return a marker cut in half by the read, to hold."""
+        while MARK in text:
+            start = text.index(MARK)
+            end = text.find("\x00", start + len(MARK))
+            if end < 0:
+                break
+            self._emit(stream, text[:start])
+            self._release(text[start + len(MARK) : end])
+            text = text[end + 1 :]
+        held = ""
+        cut = text.find("\x00")
+        if cut >= 0 and MARK.startswith(text[cut : cut + len(MARK)]):
+            text, held = text[:cut], text[cut:]
+        self._emit(stream, text)
+        return held
 
     def _emit(self, stream: str, text: str) -> None:
         if text:
@@ -156,6 +206,11 @@ class _RoutedStream(io.TextIOBase):
 
 
 _libc: Optional[ctypes.CDLL] = None
+
+
+def _pending_bytes(fd: int) -> int:
+    """How many bytes wait unread in the pipe `fd`."""
+    return struct.unpack("i", fcntl.ioctl(fd, _FIONREAD, b"\0\0\0\0"))[0]  # type: ignore[arg-type]
 
 
 def _flush_c_stdio() -> None:

@@ -71,17 +71,35 @@ class Child:
         self.capture.drain()
         self.channel.send("setup_done", status="succeeded", error=None)
 
-    def finish(self, pred: Prediction, status: str, error: Optional[str], metrics: Dict[str, Any]) -> None:
-        """Send the prediction's `done`, whatever else goes wrong: the server waits for it."""
+    def finish(
+        self,
+        pred: Prediction,
+        status: str,
+        error: Optional[str],
+        metrics: Dict[str, Any],
+        final: bytes = b"",
+        drained: bool = False,
+    ) -> None:
+        """Send the prediction's `done`, whatever else goes wrong: the server waits for it.
+
+        `final` is the encoded last `output` message, held back until the logs are drained so
+        that it and `done` leave in one write; `drained` skips a drain the caller already did.
+        """
         pred.close_files()
-        with contextlib.suppress(OSError):  # the predictor closed fd 1 or 2: nothing left to drain
-            self.capture.drain()
+        if not drained:
+            self.drain()
         try:
             encoded = to_json(metrics)
+            done = self.channel.encode("done", id=pred.id, status=status, error=error, metrics=encoded)
         except TypeError as e:
             self.channel.send("log", id=pred.id, stream="stderr", text=f"cogkit: metrics dropped: {e}\n")
-            encoded = {}
-        self.channel.send("done", id=pred.id, status=status, error=error, metrics=encoded)
+            done = self.channel.encode("done", id=pred.id, status=status, error=error, metrics={})
+        self.channel.send_encoded(final, done)
+
+    def drain(self) -> None:
+        """Wait until the prediction's fd-level output has been forwarded."""
+        with contextlib.suppress(OSError):  # the predictor closed fd 1 or 2: nothing left to drain
+            self.capture.drain()
 
     def healthcheck(self, seq: int, call: Callable[[], Any]) -> None:
         try:

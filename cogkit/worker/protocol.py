@@ -40,13 +40,13 @@ def encode(kind: str, table: Dict[str, tuple], **fields: Any) -> bytes:
     expected = table.get(kind)
     if expected is None or set(fields) != set(expected):
         raise ProtocolError(f"bad {kind!r} message fields {sorted(fields)}; expected {expected}")
-    return (json.dumps({"type": kind, **fields}, default=_default, separators=(",", ":")) + "\n").encode()
+    return (_ENCODER.encode({"type": kind, **fields}) + "\n").encode()
 
 
 def decode(line: bytes, table: Dict[str, tuple]) -> Dict[str, Any]:
     try:
-        msg = json.loads(line, object_hook=_object_hook)
-    except ValueError as e:
+        msg = _DECODER.decode(line.decode("utf-8"))
+    except ValueError as e:  # UnicodeDecodeError included
         raise ProtocolError(f"not JSON: {line[:200]!r}") from e
     kind = msg.get("type") if isinstance(msg, dict) else None
     expected = table.get(kind)  # type: ignore[arg-type]
@@ -65,3 +65,8 @@ def _object_hook(obj: Dict[str, Any]) -> Any:
     if len(obj) == 1 and PATH_KEY in obj:
         return pathlib.Path(obj[PATH_KEY])
     return obj
+
+
+# Built once: json.dumps/json.loads with options build a new encoder/decoder on every call.
+_ENCODER = json.JSONEncoder(default=_default, separators=(",", ":"))
+_DECODER = json.JSONDecoder(object_hook=_object_hook)

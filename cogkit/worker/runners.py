@@ -28,7 +28,7 @@ _END = object()
 class SyncRunner:
     def __init__(self, child: Child) -> None:
         self.child = child
-        self.commands: queue.Queue[Dict[str, Any]] = queue.Queue()
+        self.commands: queue.SimpleQueue[Dict[str, Any]] = queue.SimpleQueue()
         self.current: Optional[str] = None
         self.in_user_code = False
         self.cancel_target: Optional[str] = None
@@ -106,6 +106,7 @@ class SyncRunner:
         scope = Scope(pred.id, pred.context)
         token = enter_scope(scope)
         status, error = "succeeded", None
+        final = b""
         exit_code: Optional[int] = None
         with self.lock:
             self.current = pred.id
@@ -128,8 +129,8 @@ class SyncRunner:
                     if item is _END:
                         break
                     child.channel.send("output", id=pred.id, value=to_json(item), chunk=True)
-            else:
-                child.channel.send("output", id=pred.id, value=to_json(result), chunk=False)
+            else:  # held back: it leaves with `done`, in one write (Child.finish)
+                final = child.channel.encode("output", id=pred.id, value=to_json(result), chunk=False)
         except CancelationException:
             status = "canceled"
         except SystemExit as e:
@@ -147,7 +148,7 @@ class SyncRunner:
             with self.lock:
                 self.cancel_target = None
         exit_scope(token)
-        child.finish(pred, status, error, scope.metrics)
+        child.finish(pred, status, error, scope.metrics, final)
         with self.lock:
             self.current = None
         if exit_code is not None:
@@ -249,6 +250,7 @@ class AsyncRunner:
         scope = Scope(pred.id, pred.context)
         enter_scope(scope)  # this task runs in its own copy of the context
         status, error = "succeeded", None
+        final = b""
         send = child.channel.send
         try:
             kwargs = build_kwargs(child.shape.fields, pred.inputs, pred.opened)
@@ -261,8 +263,8 @@ class AsyncRunner:
             elif child.shape.output.iterator or inspect.isgenerator(result):
                 for item in result:
                     send("output", id=pred.id, value=to_json(item), chunk=True)
-            else:
-                send("output", id=pred.id, value=to_json(result), chunk=False)
+            else:  # held back: it leaves with `done`, in one write (Child.finish)
+                final = child.channel.encode("output", id=pred.id, value=to_json(result), chunk=False)
         except (asyncio.CancelledError, CancelationException):
             status = "canceled"
         except SystemExit as e:
@@ -273,11 +275,13 @@ class AsyncRunner:
             traceback.print_exception(type(e), e, e.__traceback__)
             status, error = "failed", _describe(e)
         try:  # still listed while draining, so its last fd-level output is attributed to it
-            await asyncio.get_running_loop().run_in_executor(
-                None, child.finish, pred, status, error, scope.metrics
-            )
+            if not child.capture.settled():  # else nothing to wait for: skip the hop to a thread
+                await asyncio.get_running_loop().run_in_executor(None, child.drain)
         finally:
+            # Unlisted before `done` leaves: the parent may send the next prediction at once, and
+            # two listed tasks would leave that one's fd-level output unattributed.
             self.tasks.pop(pred.id, None)
+            child.finish(pred, status, error, scope.metrics, final, drained=True)
 
     def _exit_after(self, pred: Prediction, status: str, error: str, scope: Scope, exc: SystemExit) -> None:
         self.child.finish(pred, status, error, scope.metrics)
