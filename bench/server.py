@@ -6,7 +6,7 @@ Usage (from the repository root; the Cog venvs are created on first use)::
     python bench/server.py --quick         # a smoke run with small counts
     python bench/server.py --only cogkit --only coglet
     python bench/server.py --decompose --profile cogkit   # where cogkit's time goes
-    python bench/server.py --cogkit-env PYTHONPATH=$PWD/bench/fixtures/probes/skip_empty_drain
+    python bench/server.py --cogkit-env COG_LOG_LEVEL=debug   # extra environment for cogkit
 
 The same predictor files (``bench/fixtures/``) run under three servers:
 
