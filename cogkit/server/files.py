@@ -15,12 +15,15 @@ import mimetypes
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit
 
-import httpx
-
 from cogkit.server.http_errors import InputInvalid, UploadFailed
+
+if TYPE_CHECKING:
+    import httpx  # imported on first use (see lazyhttp.py): it slows the server's start
+
+    from cogkit.server.lazyhttp import LazyClient
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _CHUNK = 1 << 16
@@ -62,7 +65,7 @@ async def download_inputs(
     inputs: dict[str, Any],
     fields: Mapping[str, bool],
     *,
-    client: httpx.AsyncClient,
+    client: httpx.AsyncClient | LazyClient,
     directory: Path,
     max_bytes: int,
 ) -> dict[str, Any]:
@@ -92,7 +95,9 @@ async def download_inputs(
     return out
 
 
-async def _fetch(url: str, field: str, client: httpx.AsyncClient, folder: Path, max_bytes: int) -> Path:
+async def _fetch(
+    url: str, field: str, client: httpx.AsyncClient | LazyClient, folder: Path, max_bytes: int
+) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     if url.startswith("data:"):
         return _write_data_uri(url, field, folder, max_bytes)
@@ -100,6 +105,8 @@ async def _fetch(url: str, field: str, client: httpx.AsyncClient, folder: Path, 
     if scheme not in ("http", "https"):
         raise InputInvalid(field, f"cannot fetch {url[:80]!r}: only http(s) URLs and data URIs are accepted")
     target = folder / safe_name(urlsplit(url).path)
+    import httpx
+
     try:
         async with client.stream("GET", url, follow_redirects=True) as response:
             if response.status_code >= 400:
@@ -137,7 +144,9 @@ def _write_data_uri(uri: str, field: str, folder: Path, max_bytes: int) -> Path:
     return target
 
 
-async def encode_output(value: Any, *, client: httpx.AsyncClient | None, upload_url: str | None) -> Any:
+async def encode_output(
+    value: Any, *, client: httpx.AsyncClient | LazyClient | None, upload_url: str | None
+) -> Any:
     """Turn every Path in the output into a data URI, or an uploaded URL when `upload_url` is set."""
     if isinstance(value, Path):
         if upload_url and client is not None:
@@ -171,9 +180,11 @@ def to_data_uri(path: Path) -> str:
     return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
 
 
-async def _upload(path: Path, client: httpx.AsyncClient, upload_url: str) -> str:
+async def _upload(path: Path, client: httpx.AsyncClient | LazyClient, upload_url: str) -> str:
     url = upload_url.rstrip("/") + "/" + quote(safe_name(path.name, "output"))
     mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    import httpx
+
     try:
         with path.open("rb") as fh:
             content = await asyncio.to_thread(fh.read)

@@ -12,6 +12,7 @@ Exposed at /metrics in the text format:
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -70,9 +71,13 @@ class ServerMetrics:
 class MetricsMiddleware:
     """Pure ASGI middleware counting requests by route template (not raw path, to bound cardinality)."""
 
-    def __init__(self, app: Any, metrics: ServerMetrics) -> None:
+    def __init__(self, app: Any, metrics: ServerMetrics, routes: Mapping[Any, str] | None = None) -> None:
         self.app = app
         self.metrics = metrics
+        self.routes = routes or {}  # endpoint -> path template, for plain (non-APIRoute) routes
+        # Children by label values, so a request costs one dict lookup instead of `labels()`.
+        self._counts: dict[tuple[str, str, int], Any] = {}
+        self._latency: dict[str, Any] = {}
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -90,7 +95,17 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            route = scope.get("route")
-            name = getattr(route, "path", None) or "unmatched"
-            self.metrics.http_requests.labels(scope["method"], name, str(status)).inc()
-            self.metrics.http_latency.labels(name).observe(time.perf_counter() - start)
+            name = self.routes.get(scope.get("endpoint")) or getattr(scope.get("route"), "path", None)
+            name = name or "unmatched"
+            self._count(scope["method"], name, status).inc()
+            latency = self._latency.get(name)
+            if latency is None:
+                latency = self._latency[name] = self.metrics.http_latency.labels(name)
+            latency.observe(time.perf_counter() - start)
+
+    def _count(self, method: str, route: str, status: int) -> Any:
+        key = (method, route, status)
+        child = self._counts.get(key)
+        if child is None:
+            child = self._counts[key] = self.metrics.http_requests.labels(method, route, str(status))
+        return child

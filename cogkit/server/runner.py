@@ -14,14 +14,11 @@ import shutil
 import tempfile
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from cogkit.sdk.schema import validate_input
-from cogkit.server.files import download_inputs, encode_output, file_fields
+from cogkit.server.files import download_inputs, encode_output
 from cogkit.server.http_errors import (
     InputInvalid,
     NotFound,
@@ -30,6 +27,7 @@ from cogkit.server.http_errors import (
     UploadFailed,
     WorkerUnavailable,
 )
+from cogkit.server.inputs import SchemaFacts, check_file_urls, first_message
 from cogkit.server.metrics import ServerMetrics
 from cogkit.server.prediction import Prediction, PredictionRequest, new_id, redact
 from cogkit.server.supervisor import WorkerSupervisor, now_iso
@@ -37,23 +35,16 @@ from cogkit.server.webhooks import WebhookSender
 from cogkit.worker.client import WorkerClient
 from cogkit.worker.events import DoneEvent, LogEvent, OutputEvent
 
+if TYPE_CHECKING:
+    import httpx
+
+    from cogkit.server.lazyhttp import LazyClient
+
 log = logging.getLogger("cogkit.server")
 
 # Finished predictions stay readable (GET, idempotent PUT) within both bounds, oldest out first.
 KEEP_FINISHED = 1000
 KEEP_BYTES = 256 << 20
-
-
-class _SchemaFacts:
-    """What the runner needs from the worker's OpenAPI document, computed once per worker."""
-
-    def __init__(self, openapi: Mapping[str, Any], component: str) -> None:
-        self.openapi = openapi
-        schemas = openapi.get("components", {}).get("schemas", {})
-        self.component = component if component in schemas else "Input"
-        self.files = file_fields(openapi, self.component)
-        props = schemas.get(self.component, {}).get("properties", {})
-        self.secrets = frozenset(n for n, p in props.items() if p.get("format") == "password")
 
 
 class PredictionRunner:
@@ -64,7 +55,7 @@ class PredictionRunner:
         supervisor: WorkerSupervisor,
         *,
         kind: str,
-        http: httpx.AsyncClient,
+        http: httpx.AsyncClient | LazyClient,
         webhooks: WebhookSender,
         metrics: ServerMetrics,
         upload_url: str | None = None,
@@ -82,8 +73,14 @@ class PredictionRunner:
         self._live: dict[str, Prediction] = {}
         self._finished: OrderedDict[str, Prediction] = OrderedDict()
         self._finished_bytes = 0
-        self._facts: _SchemaFacts | None = None
+        self._facts: SchemaFacts | None = None
+        # Metric children, looked up once: `labels()` on every request costs more than `inc()`.
         self._in_flight = metrics.in_flight.labels(kind)
+        self._rejected_busy = metrics.rejected.labels(kind, "busy")
+        self._rejected_invalid = metrics.rejected.labels(kind, "invalid")
+        self._duration = metrics.prediction_time.labels(kind)
+        self._outcomes: dict[str, Any] = {}
+        self._cancels: set[asyncio.Task[None]] = set()
 
     @property
     def busy(self) -> bool:
@@ -114,31 +111,68 @@ class PredictionRunner:
                 hint="GET /health-check shows the setup logs",
             ) from e
 
-    def _schema_facts(self, worker: WorkerClient) -> _SchemaFacts:
+    def _schema_facts(self, worker: WorkerClient) -> SchemaFacts:
         schema = worker.schema or {}
         if self._facts is None or self._facts.openapi is not schema:
-            self._facts = _SchemaFacts(schema, self.component)
+            self._facts = SchemaFacts(schema, self.component)
             self.metrics.slots.labels(self.kind).set(self.supervisor.limit)
         return self._facts
 
     async def submit(self, request: PredictionRequest, *, stream: bool = False) -> tuple[Prediction, bool]:
-        """Admit a prediction and start it; returns (prediction, existed) for idempotent ids."""
+        """Admit a prediction and start it in its own task; returns (prediction, existed) for idempotent ids."""
+        pred, facts = await self._admit(request, stream=stream)
+        if facts is None:
+            return pred, True
+        pred.task = asyncio.get_running_loop().create_task(self._run(pred, facts))
+        return pred, False
+
+    async def predict(self, request: PredictionRequest) -> Prediction:
+        """Admit a prediction and run it to completion in the caller's task (a synchronous request).
+
+        This saves a task and an event hop per request. The slot is still released before this
+        returns, so the response goes out after it is free. If the caller is cancelled (only a
+        forced server shutdown does that: uvicorn does not cancel a handler whose client went
+        away), the prediction ends as canceled and the worker is told to stop it.
+        """
+        pred, facts = await self._admit(request, stream=False)
+        if facts is None:
+            return await self.wait(pred)
+        try:
+            await self._run(pred, facts)
+        except asyncio.CancelledError:
+            if pred.started_at is not None:
+                task = asyncio.get_running_loop().create_task(self._cancel_quietly(pred.id))
+                self._cancels.add(task)  # a reference, so the task is not collected mid-way
+                task.add_done_callback(self._cancels.discard)
+            raise
+        return pred
+
+    async def _cancel_quietly(self, prediction_id: str) -> None:
+        try:
+            await self.supervisor.cancel(prediction_id)
+        except Exception:
+            log.warning("could not cancel %s %s in the worker", self.kind, prediction_id)
+
+    async def _admit(
+        self, request: PredictionRequest, *, stream: bool
+    ) -> tuple[Prediction, SchemaFacts | None]:
+        """Validate and take a slot; facts is None when the id already names a prediction."""
         existing = self.find(request.id)
         if existing is not None:
-            return existing, True
+            return existing, None
         worker = await self._worker()
         facts = self._schema_facts(worker)
         inputs, errors = validate_input(facts.openapi, request.input, component=facts.component)
         if errors:
-            self.metrics.rejected.labels(self.kind, "invalid").inc()
+            self._rejected_invalid.inc()
             raise RequestInvalid(errors)
-        self._check_file_urls(inputs, facts)
-        # From here to the task's creation there is no await: admission is atomic.
+        check_file_urls(inputs, facts)
+        # From here to the caller's start of `_run` there is no await: admission is atomic.
         existing = self.find(request.id)
         if existing is not None:
-            return existing, True
+            return existing, None
         if self.in_use >= self.supervisor.limit:
-            self.metrics.rejected.labels(self.kind, "busy").inc()
+            self._rejected_busy.inc()
             raise SlotsBusy(f"Already running a {self.kind}: all {self.supervisor.limit} slot(s) are busy")
         self.in_use += 1
         self._in_flight.inc()
@@ -154,23 +188,7 @@ class PredictionRunner:
         if stream:
             pred.stream = asyncio.Queue()
         self._live[pred.id] = pred
-        pred.task = asyncio.get_running_loop().create_task(self._run(pred, facts))
-        return pred, False
-
-    def _check_file_urls(self, inputs: dict[str, Any], facts: _SchemaFacts) -> None:
-        """Refuse other schemes (file://, ftp://) up front, with one 422 entry per bad value."""
-        detail: list[dict[str, Any]] = []
-        for name, is_list in facts.files.items():
-            value = inputs.get(name)
-            if value is None:
-                continue
-            for url in value if is_list else (value,):
-                if not isinstance(url, str) or not url.startswith(("http://", "https://", "data:")):
-                    detail += InputInvalid(
-                        name, f"{str(url)[:80]!r} is not an http(s) URL or a data URI"
-                    ).detail
-        if detail:
-            raise RequestInvalid(detail)
+        return pred, facts
 
     async def wait(self, pred: Prediction) -> Prediction:
         """Wait for completion. The prediction runs in its own task, so a waiter that is
@@ -188,7 +206,7 @@ class PredictionRunner:
         if pred.status == "processing":
             await self.supervisor.cancel(prediction_id)
 
-    async def _run(self, pred: Prediction, facts: _SchemaFacts) -> None:
+    async def _run(self, pred: Prediction, facts: SchemaFacts) -> None:
         tmp: Path | None = None
         started = 0.0
         try:
@@ -209,7 +227,7 @@ class PredictionRunner:
             worker = await self.supervisor.serving()
             await self._consume(pred, worker, inputs)
         except (InputInvalid, UploadFailed) as e:
-            pred.status, pred.error = "failed", _first_message(e)
+            pred.status, pred.error = "failed", first_message(e)
         except asyncio.CancelledError:
             pred.status, pred.error = "canceled", pred.error or "the server is shutting down"
             raise
@@ -259,14 +277,17 @@ class PredictionRunner:
         if started:
             elapsed = time.perf_counter() - started
             pred.metrics.setdefault("predict_time", elapsed)
-            self.metrics.prediction_time.labels(self.kind).observe(elapsed)
+            self._duration.observe(elapsed)
         # Release the slot first: the response is sent only after `done` is set.
         self.in_use -= 1
         self._in_flight.dec()
         self._live.pop(pred.id, None)
         self._remember(pred)
         pred.done.set()
-        self.metrics.predictions.labels(self.kind, pred.status).inc()
+        outcome = self._outcomes.get(pred.status)
+        if outcome is None:
+            outcome = self._outcomes[pred.status] = self.metrics.predictions.labels(self.kind, pred.status)
+        outcome.inc()
         if pred.webhook is not None:
             pred.webhook.complete()
         if pred.stream is not None:
@@ -297,11 +318,3 @@ class PredictionRunner:
             _, pending = await asyncio.wait(tasks, timeout=grace)
             for task in pending:
                 task.cancel()
-
-
-def _first_message(error: Exception) -> str:
-    detail = getattr(error, "detail", None)
-    if detail:
-        first = detail[0]
-        return f"{'.'.join(str(p) for p in first['loc'][1:])}: {first['msg']}"
-    return str(error)

@@ -1,7 +1,7 @@
 """Run the HTTP server around already-started worker supervisors, until shutdown.
 
 Imported only after the workers have been spawned (see `launch.py`), because importing
-fastapi, uvicorn and httpx takes long enough to be worth overlapping with model loading.
+fastapi and uvicorn takes long enough to be worth overlapping with model loading.
 """
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ import logging
 import signal
 from types import FrameType
 
-import httpx
 import uvicorn
 
 from cogkit.server.app import build_app
 from cogkit.server.config import ServerConfig
+from cogkit.server.lazyhttp import LazyClient
 from cogkit.server.metrics import ServerMetrics
 from cogkit.server.runner import PredictionRunner
 from cogkit.server.state import ServerState
@@ -54,8 +54,7 @@ async def serve_forever(
 ) -> None:
     """Build the app, serve until shutdown, then stop predictions, webhooks and workers in order."""
     metrics = ServerMetrics()
-    limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
-    http = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=10.0), limits=limits)
+    http = LazyClient(timeout=60.0, connect=10.0, max_connections=100)
     webhooks = WebhookSender(http, token=config.webhook_token)
     runners = {
         kind: PredictionRunner(

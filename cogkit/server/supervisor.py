@@ -33,8 +33,16 @@ HEALTHCHECK_TIMEOUT = 15.0
 RESTART_POLL = 0.02
 
 
+_second: list[Any] = [-1, ""]  # the last whole second seen by now_iso, and its formatted text
+
+
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat()
+    """The UTC time in ISO 8601, microseconds included; formats the date at most once a second."""
+    now = time.time()
+    whole = int(now)
+    if whole != _second[0]:
+        _second[:] = [whole, datetime.fromtimestamp(whole, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")]
+    return f"{_second[1]}.{int((now - whole) * 1e6):06d}+00:00"
 
 
 def _iso(value: Any) -> str | None:

@@ -15,9 +15,12 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
+if TYPE_CHECKING:
+    import httpx  # imported on first use (see lazyhttp.py): it slows the server's start
+
+    from cogkit.server.lazyhttp import LazyClient
 
 log = logging.getLogger("cogkit.server.webhooks")
 
@@ -29,7 +32,7 @@ class WebhookSender:
 
     def __init__(
         self,
-        client: httpx.AsyncClient,
+        client: httpx.AsyncClient | LazyClient,
         *,
         token: str | None = None,
         throttle: float = 0.5,
@@ -137,6 +140,8 @@ class WebhookChannel:
         return json.dumps(self.snapshot()).encode()
 
     async def _send_once(self, body: bytes | None = None) -> None:
+        import httpx
+
         try:
             response = await self.sender.post(self.url, body or self._body())
             if response.status_code >= 400:
@@ -145,6 +150,8 @@ class WebhookChannel:
             log.warning("webhook %s failed: %s", self.url, e)
 
     async def _send_until_delivered(self) -> None:
+        import httpx
+
         delay = self.sender.backoff_start
         body = self._body()
         attempt = 0
