@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pathlib
+import subprocess
+import sys
 
 import pytest
 
+import cogkit
 from cogkit import BaseModel, Input, Path, Secret, concurrent, current_scope, record_metric
 from cogkit.sdk.input import MISSING
 from cogkit.sdk.scope import Scope, enter_scope, exit_scope
@@ -72,6 +75,19 @@ def test_public_surface_is_complete() -> None:
         if not name.startswith("_") and getattr(value, "__module__", "").startswith("cogkit.sdk")
     }
     assert defined_here == set(cogkit.sdk.__all__)
-    assert set(cogkit.sdk.__all__) <= set(cogkit.__all__)
+    assert set(cogkit.__all__) == {*cogkit.sdk.__all__, "__version__"}
     assert all(getattr(cogkit, name) is getattr(cogkit.sdk, name) for name in cogkit.sdk.__all__)
     assert cogkit.__version__
+
+
+def test_importing_cogkit_defers_the_sdk_until_a_name_is_used() -> None:
+    code = (
+        "import sys, cogkit\n"
+        "assert 'cogkit.sdk' not in sys.modules\n"
+        "from cogkit import Input\n"
+        "assert 'cogkit.sdk' in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr.decode()
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        cogkit.Nope  # noqa: B018
