@@ -96,6 +96,29 @@ def runtime_options(func: F) -> F:
     return command  # type: ignore[return-value]
 
 
+def io_options(output_help: str) -> Callable[[F], F]:
+    """-i, --json and -o: how predict and train take inputs and write outputs."""
+
+    def decorate(func: F) -> F:
+        decorators = [
+            click.option(
+                "-i", "--input", "inputs", multiple=True, metavar="NAME=VALUE|NAME=@FILE", help="An input."
+            ),
+            click.option(
+                "--json",
+                "json_input",
+                metavar="JSON|@FILE|-",
+                help="All inputs as JSON; prints the whole response.",
+            ),
+            click.option("-o", "--output", "output_path", type=click.Path(path_type=Path), help=output_help),
+        ]
+        for decorator in reversed(decorators):
+            func = decorator(func)
+        return func
+
+    return decorate
+
+
 def parse_env(pairs: tuple[str, ...]) -> dict[str, str]:
     env: dict[str, str] = {}
     for pair in pairs:

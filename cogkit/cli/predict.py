@@ -10,18 +10,12 @@ from typing import Any
 import click
 
 from cogkit.cli import render
-from cogkit.cli.options import RuntimeFlags, runtime_options
+from cogkit.cli.options import RuntimeFlags, io_options, runtime_options
 
 
 @click.command(name="predict")
 @click.argument("image", required=False)
-@click.option("-i", "--input", "inputs", multiple=True, metavar="NAME=VALUE|NAME=@FILE", help="An input.")
-@click.option(
-    "--json", "json_input", metavar="JSON|@FILE|-", help="All inputs as JSON; prints the whole response."
-)
-@click.option(
-    "-o", "--output", "output_path", type=click.Path(path_type=Path), help="Where to write the output."
-)
+@io_options("Where to write the output.")
 @runtime_options
 def command(
     image: str | None,

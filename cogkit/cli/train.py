@@ -6,24 +6,12 @@ from pathlib import Path
 
 import click
 
-from cogkit.cli.options import RuntimeFlags, runtime_options
+from cogkit.cli.options import RuntimeFlags, io_options, runtime_options
 
 
 @click.command(name="train")
 @click.argument("image", required=False)
-@click.option(
-    "-i", "--input", "inputs", multiple=True, metavar="NAME=VALUE|NAME=@FILE", help="A training input."
-)
-@click.option(
-    "--json", "json_input", metavar="JSON|@FILE|-", help="All inputs as JSON; prints the whole response."
-)
-@click.option(
-    "-o",
-    "--output",
-    "output_path",
-    type=click.Path(path_type=Path),
-    help="Where to write a file output (default: weights).",
-)
+@io_options("Where to write a file output (default: weights).")
 @runtime_options
 def command(
     image: str | None,
