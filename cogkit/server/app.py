@@ -24,6 +24,8 @@ from cogkit.server.sse import sse_events
 from cogkit.server.state import ServerState
 
 JSON = "application/json"
+READY_STATES = frozenset({"READY", "BUSY"})
+DEAD_STATES = frozenset({"SETUP_FAILED", "DEFUNCT"})
 
 
 def _state(request: Request) -> ServerState:
@@ -95,6 +97,18 @@ async def health_check(request: Request) -> Response:
     return _json(await _state(request).health())
 
 
+async def readiness(request: Request) -> Response:
+    """Kubernetes readiness: 200 while the model can take work (READY or BUSY), else 503."""
+    status = (await _state(request).health())["status"]
+    return _json({"status": status}, 200 if status in READY_STATES else 503)
+
+
+async def liveness(request: Request) -> Response:
+    """Kubernetes liveness: 503 once only a restart can help (setup failed, or the worker is defunct)."""
+    status = _state(request).primary.supervisor.state
+    return _json({"status": status}, 503 if status in DEAD_STATES else 200)
+
+
 async def openapi(request: Request) -> Response:
     return _json(await _state(request).openapi())
 
@@ -121,6 +135,8 @@ ROUTES: tuple[tuple[str, Callable[[Request], Awaitable[Response]], tuple[str, ..
     ("/trainings/{training_id}/cancel", cancel_training, ("POST",)),
     ("/", root, ("GET",)),
     ("/health-check", health_check, ("GET",)),
+    ("/readyz", readiness, ("GET",)),
+    ("/livez", liveness, ("GET",)),
     ("/openapi.json", openapi, ("GET",)),
     ("/metrics", metrics, ("GET",)),
     ("/shutdown", shutdown, ("POST",)),

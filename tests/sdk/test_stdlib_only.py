@@ -29,7 +29,7 @@ PROBE = """
 import json, sys
 import cog, cog.types, cog.predictor
 from cog import BasePredictor, Input, Path, Secret, ConcatenateIterator
-import cogkit, cogkit.sdk, cogkit.sdk.schema, cogkit.worker, cogkit.worker.client, cogkit.worker.child
+import cogkit, cogkit.mode, cogkit.sdk, cogkit.sdk.schema, cogkit.worker, cogkit.worker.client, cogkit.worker.child
 print(json.dumps({"mods": sorted(sys.modules), "cog": cog.__file__, "same": cog.BasePredictor is cogkit.BasePredictor}))
 """
 
@@ -102,7 +102,7 @@ def _py38_problems(file: pathlib.Path) -> list[str]:
 
 
 def test_sources_run_on_python_3_8() -> None:
-    files = [PACKAGE / "errors.py", PACKAGE / "__init__.py"]
+    files = [PACKAGE / "errors.py", PACKAGE / "__init__.py", PACKAGE / "mode.py"]
     files += sorted((PACKAGE / "sdk").rglob("*.py")) + sorted((PACKAGE / "worker").rglob("*.py"))
     problems = [p for f in files for p in _py38_problems(f)]
     assert problems == []

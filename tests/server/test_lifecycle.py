@@ -186,3 +186,25 @@ def test_library_serve_entry_runs_a_server(tmp_path: Path) -> None:
             proc.kill()
             proc.wait(timeout=10)
         log.close()
+
+
+def test_probes_follow_the_model_state(fresh_server: Any) -> None:
+    """/readyz and /livez answer by status code, which is all a kubelet reads."""
+    slow: ServerProcess = fresh_server("slow_setup.py:Predictor", env={"COG_SETUP_TIMEOUT": "3"})
+    slow.wait_for("STARTING")
+    assert slow.client.get("/readyz").status_code == 503  # STARTING: not ready,
+    assert slow.client.get("/livez").status_code == 200  # but alive
+    slow.wait_for("SETUP_FAILED")
+    assert slow.client.get("/readyz").status_code == 503
+    assert slow.client.get("/livez").json() == {"status": "SETUP_FAILED"}
+    assert slow.client.get("/livez").status_code == 503
+
+    s: ServerProcess = fresh_server("hello.py:Predictor")
+    s.wait_for("READY")
+    assert s.client.get("/readyz").json() == {"status": "READY"}
+    assert s.client.get("/livez").status_code == 200
+
+    sick: ServerProcess = fresh_server("unhealthy.py:Predictor")
+    sick.wait_for("UNHEALTHY", "READY")
+    assert sick.client.get("/readyz").status_code == 503
+    assert sick.client.get("/livez").status_code == 200
