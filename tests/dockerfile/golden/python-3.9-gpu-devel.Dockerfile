@@ -60,7 +60,7 @@ RUN --mount=type=bind,from=uv,source=/opt/uv/bin/uv,target=/usr/local/bin/uv \
     --mount=type=cache,id=cogkit-uv,target=/root/.cache/uv \
     --mount=type=bind,source=deps,target=/tmp/cogkit-deps,rw \
     uv --directory /tmp/cogkit-deps pip install --python /opt/venv/bin/python \
-        --index-strategy unsafe-best-match --extra-index-url https://download.pytorch.org/whl/cu121 -r requirements.txt
+        --index-strategy unsafe-best-match -r requirements.txt
 
 WORKDIR /src
 
