@@ -1,7 +1,9 @@
 """`cogkit build` as a library call: cog.yaml → plan → staged context → image with labels.
 
-The OpenAPI schema label can only be known once the image exists (it imports user code), so it
-is added by a second, layer-less step that only rewrites the image config.
+The OpenAPI schema label can only be known once the image exists (it imports user code), so the
+build runs a second time with that label added: every step is a cache hit, so only the config
+changes, and the same inputs give the same image id every time (a separate `FROM image` + LABEL
+build would stamp a new creation time on each run).
 
 Nothing here prints: warnings, notices and the builder's output lines go to the caller's
 `on_event` callback as typed events, and the CLI decides how to show them.
@@ -9,7 +11,7 @@ Nothing here prints: warnings, notices and the builder's output lines go to the 
 
 from __future__ import annotations
 
-import io
+import contextlib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -19,7 +21,7 @@ from typing import Any
 
 import docker.errors
 
-from cogkit.errors import BuildError
+from cogkit.dockerfile.render import final_stage_steps
 from cogkit.image import labels as label_names
 from cogkit.image.builder import BuildResult, Secret, build
 from cogkit.image.engine import builder, client
@@ -97,20 +99,32 @@ def build_project(
         tell(BuildNote(NoteKind.NOTICE, cli.notice))
     name = tag or default_tag(spec.project_dir, plan.image)
     context = stage(plan, spec.project_dir, ca_cert=ca_cert, buildkit=cli.kind == "buildkit")
-    result: BuildResult = build(
-        Path(context.dir),
-        dockerfile=Path(context.dockerfile),
-        tag=name,
-        labels=label_names.build_labels(plan, spec.project_dir),
-        secrets=secrets,
-        no_cache=no_cache,
-        on_line=lambda text, step: tell(BuilderLine(text, step)),
-        cli=cli,
+    labels = label_names.build_labels(
+        plan,
+        spec.project_dir,
+        dockerfile_steps=final_stage_steps(Path(context.dockerfile).read_text(encoding="utf-8")),
     )
+
+    def run_build(extra: dict[str, str], *, fresh: bool, show: bool) -> BuildResult:
+        return build(
+            Path(context.dir),
+            dockerfile=Path(context.dockerfile),
+            tag=name,
+            labels=labels | extra,
+            secrets=secrets,
+            no_cache=fresh,
+            on_line=(lambda text, step: tell(BuilderLine(text, step))) if show else None,
+            cli=cli,
+        )
+
+    result = run_build({}, fresh=no_cache, show=True)
     schema = image_schema(name, predictor=plan.predictor, trainer=plan.trainer)
-    image_id = (
-        add_labels(result.image_id, name, label_names.schema_label(schema)) if schema else result.image_id
-    )
+    image_id = result.image_id
+    if schema:
+        image_id = run_build(label_names.schema_label(schema), fresh=False, show=False).image_id
+        if image_id != result.image_id:  # the unlabelled image is a dangling copy of the same layers
+            with contextlib.suppress(docker.errors.APIError):
+                client().images.remove(result.image_id, noprune=True)
     return BuiltImage(
         tag=name,
         image_id=image_id,
@@ -121,19 +135,3 @@ def build_project(
         seconds=result.seconds,
         backend=result.backend,
     )
-
-
-def add_labels(image_id: str, tag: str, extra: dict[str, str]) -> str:
-    """Re-tag `image_id` with extra labels; only the config changes, no layer is added."""
-    api = client().api
-    dockerfile = io.BytesIO(f"FROM {image_id}\n".encode())
-    new_id = None
-    try:
-        for chunk in api.build(fileobj=dockerfile, tag=tag, labels=extra, rm=True, decode=True, pull=False):
-            if "error" in chunk:
-                raise BuildError(f"could not label the image: {chunk['error']}")
-            aux = chunk.get("aux") or {}
-            new_id = aux.get("ID", new_id)
-    except docker.errors.APIError as exc:
-        raise BuildError(f"could not label the image: {exc.explanation or exc}") from exc
-    return new_id or client().images.get(tag).id
