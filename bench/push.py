@@ -6,14 +6,20 @@
 Both clients push through the same counting TCP proxy in front of one CNCF Distribution
 (`docker-registry`) on 127.0.0.1, so "bytes uploaded" is measured on the wire, registry side.
 Runs: cold push of v1 (cogkit starts with an empty blob cache), then a one-line code edit (v2)
-pushed by each. Not a test: prints a table and writes bench/results/push.json.
+pushed by each. Then examples/hello-world is built by cogkit with `--no-cache`, pushed by each,
+edited by one line, built with `--no-cache` again and pushed again: the engine's layers all differ
+between such builds (their files carry the build's time), so `docker push` sends every layer
+cogkit's Dockerfile made, while cogkit push sends their reproducible form, and only the changed
+one. Not a test: prints tables and writes bench/results/push.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -31,6 +37,8 @@ from tests.registry.servers import Proxy, Registry  # noqa: E402
 
 PREFIX = "cogkitpush-bench"
 BASE = "python:3.11-slim"
+HELLO = REPO / "examples" / "hello-world"
+CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 
 
 def build(context: Path, tag: str) -> None:
@@ -65,6 +73,56 @@ def docker_push(client: docker.DockerClient, local: str, target: str) -> None:
                 raise RuntimeError(event["error"])
     finally:
         client.images.remove(target)
+
+
+def rebuild_after_edit(client: docker.DockerClient, proxy: Proxy, root: Path) -> dict[str, dict[str, float]]:
+    """`cogkit build --no-cache`, push; a one-line edit, `--no-cache` again, push: bytes and layers sent."""
+    from cogkit.image.build import build_project
+
+    project = root / "hello"
+    shutil.copytree(HELLO, project)
+    ca = CA_BUNDLE if CA_BUNDLE.is_file() else None
+    cache = BlobCache(root / "rebuild-cache")
+    results: dict[str, dict[str, float]] = {}
+    try:
+        for label, text in (("v1", "hello "), ("v2", "hello again ")):
+            predict = project / "predict.py"
+            predict.write_text(predict.read_text().replace('"hello " + text', f'"{text}" + text'))
+            tag = f"{PREFIX}-hello:{label}"
+            started = time.perf_counter()
+            build_project(project / "cog.yaml", tag=tag, no_cache=True, ca_cert=ca)
+            built_s = time.perf_counter() - started
+            d_s, d_b = measure(
+                proxy, lambda t=tag, v=label: docker_push(client, t, f"{proxy.host}/bench/hello-docker:{v}")
+            )
+            pushed: list[object] = []
+            c_s, c_b = measure(
+                proxy,
+                lambda t=tag, v=label, into=pushed: into.append(
+                    push_image(
+                        f"{proxy.host}/bench/hello-cogkit:{v}",
+                        source=t,
+                        cache=cache,
+                        client=client,
+                        show_progress=False,
+                    )
+                ),
+            )
+            layers = len(client.images.get(tag).attrs["RootFS"]["Layers"])
+            results[f"--no-cache {label}"] = {
+                "build_s": built_s,
+                "layers": layers,
+                "docker_s": d_s,
+                "docker_bytes": d_b,
+                "cogkit_s": c_s,
+                "cogkit_bytes": c_b,
+                "cogkit_layers_uploaded": pushed[0].uploaded,  # type: ignore[attr-defined]
+            }
+    finally:
+        for label in ("v1", "v2"):
+            with contextlib.suppress(docker.errors.ImageNotFound):
+                client.images.remove(f"{PREFIX}-hello:{label}", force=True)
+    return results
 
 
 def measure(proxy: Proxy, run: Callable[[], object]) -> tuple[float, int]:
@@ -131,6 +189,9 @@ def main() -> None:
                     "cogkit_export_s": e_s,
                     "cogkit_export_bytes": e_b,
                 }
+            rebuilt = rebuild_after_edit(
+                client, proxy, root
+            )  # after: its base layer must not help the cold run
         finally:
             proxy.stop()
             registry.stop()
@@ -144,12 +205,21 @@ def main() -> None:
     for name, r in results.items():
         cells = [f"{r[f'{key}_s']:.2f}s {r[f'{key}_bytes'] / 1e6:.2f} MB" for key in columns.values()]
         print(f"{name:<10}" + "".join(f"{cell:>26}" for cell in cells))
+    print("\nexamples/hello-world, each version built with --no-cache (v2: a one-line edit of predict.py)")
+    print(f"{'run':<14}{'layers':>8}{'docker push':>24}{'cogkit push':>24}{'layers sent':>13}")
+    for name, r in rebuilt.items():
+        print(
+            f"{name:<14}{r['layers']:>8}{r['docker_s']:>14.2f}s {r['docker_bytes'] / 1e6:>6.2f} MB"
+            f"{r['cogkit_s']:>14.2f}s {r['cogkit_bytes'] / 1e6:>6.3f} MB{r['cogkit_layers_uploaded']:>13}"
+        )
     cold = results["cold"]
     rates = ", ".join(f"{key} {size / cold[f'{key}_s'] / 1e6:.0f} MB/s" for key in columns.values())
     print(f"cold throughput: {rates}")
     out = REPO / "bench" / "results"
     out.mkdir(exist_ok=True)
-    (out / "push.json").write_text(json.dumps({"image_bytes": size, "runs": results}, indent=2))
+    (out / "push.json").write_text(
+        json.dumps({"image_bytes": size, "runs": results, "rebuild_after_edit": rebuilt}, indent=2)
+    )
 
 
 if __name__ == "__main__":

@@ -45,22 +45,26 @@ def command(
     edit rebuilds and re-pushes only the small code layer. Secrets given with --secret are mounted
     only while the `build.run` step that asks for them runs, and never stored in the image.
     """
+    from rich.markup import escape
+
+    from cogkit.cli.build_display import BuildDisplay, timings_table
     from cogkit.image.build import build_project
     from cogkit.image.builder import Secret
-    from cogkit.image.display import timings_table
 
-    built = build_project(
-        config,
-        tag=tag,
-        no_cache=no_cache,
-        secrets=[Secret.parse(s) for s in secrets],
-        progress=progress,  # type: ignore[arg-type]
-        base_image=base_image,
-        ca_cert=ca_cert,
-        console=render.stderr,
-    )
+    with BuildDisplay(render.stderr, progress) as display:  # type: ignore[arg-type]
+        built = build_project(
+            config,
+            tag=tag,
+            no_cache=no_cache,
+            secrets=[Secret.parse(s) for s in secrets],
+            base_image=base_image,
+            ca_cert=ca_cert,
+            on_event=display,
+        )
     if progress != "quiet":
         render.stderr.print(timings_table(built.steps, built.seconds))
-        render.stderr.print(f"[green]built[/] {built.tag} ({built.image_id[:19]}) with {built.backend}")
+        render.stderr.print(
+            f"[green]built[/] {escape(built.tag)} ({built.image_id[:19]}) with {built.backend}"
+        )
     else:
         render.stdout.print(built.image_id)

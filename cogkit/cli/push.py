@@ -75,11 +75,13 @@ def command(
 
     target, config_file = resolve_target(image, config)
     if config_file is not None and not no_build:
+        from cogkit.cli.build_display import BuildDisplay
         from cogkit.image.build import build_project
 
         # One CA file serves both: a corporate CA that the build needs for PyPI usually signs the
         # private registry too, and trusting it adds to (never replaces) the system's roots.
-        build_project(config_file, tag=target, progress="quiet" if quiet else "auto", ca_cert=ca_cert)
+        with BuildDisplay(render.stderr, "quiet" if quiet else "auto") as display:
+            build_project(config_file, tag=target, ca_cert=ca_cert, on_event=display)
     if via == "docker":
         result = push_with_engine(target)
     else:

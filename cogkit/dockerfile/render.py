@@ -21,6 +21,11 @@ from cogkit.plan.models import BuildPlan
 UV_VERSION = "0.13.9"
 # The server needs Python >= 3.10 (cogkit's own floor). Older user Pythons get this one beside them.
 SERVER_FALLBACK_PYTHON = "3.12"
+# Reproducible layers: during the build, SOURCE_DATE_EPOCH makes Python's py_compile (uv, pip,
+# compileall) write hash-checked .pyc files, which stay valid whatever the files' timestamps, and a
+# fixed PYTHONHASHSEED fixes the order of sets in them. cogkit push then sets every timestamp in the
+# layers it pushes to this date (cogkit.registry.normalise). 1980-01-01, the oldest time a zip holds.
+SOURCE_DATE_EPOCH = 315532800
 # Docker allows 127 layers; past this many weight files they share one `COPY`.
 MAX_WEIGHT_LAYERS = 32
 
@@ -58,6 +63,7 @@ class DockerfileView:
     runtime_env: tuple[tuple[str, str], ...]
     sdk_path: str = SDK_PATH
     shim: str = SHIM_IN_PACKAGE
+    source_date_epoch: int = SOURCE_DATE_EPOCH
     uv_version: str = UV_VERSION
 
 
@@ -140,6 +146,19 @@ def view(
         base_env=_base_env(plan),
         runtime_env=_runtime_env(plan),
     )
+
+
+def final_stage_steps(dockerfile: str) -> int:
+    """How many instructions follow the last FROM: each adds one history entry to the image, so
+    the entries before them (and their layers) are the base image's."""
+    logical = re.sub(r"\\\n", " ", dockerfile)
+    instructions = [
+        line.split(None, 1)[0].upper()
+        for line in logical.splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    last_from = max(i for i, word in enumerate(instructions) if word == "FROM")
+    return len(instructions) - last_from - 1
 
 
 def render(

@@ -15,6 +15,9 @@ from typing import Literal
 
 Status = Literal["running", "done", "cached", "error"]
 TAIL_LINES = 25
+# Builders print output line by line, so a multi-line secret (a PEM key) is redacted line by line
+# too; lines shorter than this (blank lines, a lone "}") are too common to hide and reveal nothing.
+MIN_SECRET_LINE = 6
 
 _VERTEX = re.compile(r"^#(\d+) (.*)$")
 _DONE = re.compile(r"^DONE (\d+(?:\.\d+)?)s$")
@@ -47,7 +50,7 @@ class StepLog:
     def __init__(self, redact: Iterable[str] = ()) -> None:
         self.steps: dict[str, Step] = {}
         self.trailer: deque[str] = deque(maxlen=TAIL_LINES)
-        self._redact = sorted((s for s in redact if s), key=len, reverse=True)
+        self._redact = sorted(_secret_fragments(redact), key=len, reverse=True)
         self._legacy_current: Step | None = None
 
     def clean(self, line: str) -> str:
@@ -139,6 +142,18 @@ class StepLog:
         shown = [f"    {_clip(line)}" for line in list(step.tail)[-lines:]]
         body = "\n".join(shown)
         return f"build step {step.name} failed: {error}" + (f"\n  last output:\n{body}" if body else "")
+
+
+def _secret_fragments(values: Iterable[str]) -> set[str]:
+    """Each secret whole, and each of its lines that is long enough to be worth hiding."""
+    fragments: set[str] = set()
+    for value in values:
+        if value:
+            fragments.add(value)
+            fragments.update(
+                line.strip() for line in value.splitlines() if len(line.strip()) >= MIN_SECRET_LINE
+            )
+    return fragments
 
 
 def _clip(line: str, width: int = 240) -> str:

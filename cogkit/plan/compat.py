@@ -26,6 +26,7 @@ class TorchRelease:
     cpu: bool
     pythons: tuple[str, ...]  # 3.10 and newer only (the data does not list older ones)
     find_links: bool  # published on the torch_stable.html page rather than per-CUDA indexes
+    pypi_cuda: str | None = None  # the CUDA variant that PyPI itself serves for Linux x86_64
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ def tables() -> Tables:
                 cpu=r["cpu"],
                 pythons=tuple(r["pythons"]),
                 find_links=r["find_links"],
+                pypi_cuda=r.get("pypi_cuda"),
             )
             for r in data["torch"]
         ),

@@ -1,5 +1,11 @@
 """The torch rules: a pin (or a +cuXYZ label, or build.cuda) picks one CUDA variant of torch,
-and torch, torchvision and torchaudio are rewritten to that variant and its index."""
+and torch, torchvision and torchaudio are rewritten to that variant and its index.
+
+The variant that PyPI itself serves (torch 2.7.1's Linux wheel is the CUDA 12.6 build) is installed
+from PyPI, without PyTorch's index: one index fewer, and PyPI mirrors are enough. A build.cuda the
+pinned release was not built for is a warning, as in Cog: torch's wheels bring their own CUDA, so
+the release's own variant (PyPI's when there is one) is installed and build.cuda is not used.
+"""
 
 from __future__ import annotations
 
@@ -76,7 +82,7 @@ def torch(spec: Spec, parsed: Parsed, decision: Decision) -> None:
             raise error_at(
                 line, f"{line.text} is the CPU build in a GPU build", "drop '+cpu', or set build.gpu: false"
             )
-        cuda = _torch_cuda(line, row, label, explicit, other, spec) if gpu else None
+        cuda = _torch_cuda(line, row, label, explicit, other, spec, decision) if gpu else None
         _rewrite_family(parsed, decision, row, cuda, line)
         if gpu:
             decision.consumers.append(f"torch {row.version}")
@@ -128,7 +134,11 @@ def _companions_only(
         if not rows:
             continue
         row = rows[-1]
-        cuda = _torch_cuda(line, row, local_label(line), explicit, other, spec) if spec.build.gpu else None
+        cuda = (
+            _torch_cuda(line, row, local_label(line), explicit, other, spec, decision)
+            if spec.build.gpu
+            else None
+        )
         decision.reasons.append(f"{line.text} comes with torch {row.version}")
         _rewrite_family(parsed, decision, row, cuda, line)
         if spec.build.gpu:
@@ -171,7 +181,13 @@ def _check_python(line: Line, row: TorchRelease, python: str) -> None:
 
 
 def _torch_cuda(
-    line: Line, row: TorchRelease, label: str | None, explicit: str | None, other: str | None, spec: Spec
+    line: Line,
+    row: TorchRelease,
+    label: str | None,
+    explicit: str | None,
+    other: str | None,
+    spec: Spec,
+    decision: Decision,
 ) -> str:
     if label:
         cuda = label_cuda(label)
@@ -191,10 +207,14 @@ def _torch_cuda(
     if explicit:
         cuda = pick_variant(row.cuda, explicit)
         if cuda is None:
-            raise PlanError(
-                f"torch {row.version} was not built for CUDA {explicit}",
-                **spec.where("build.cuda"),
-                hint=f"set build.cuda to one of {', '.join(row.cuda)} (or remove it to use {row.cuda[-1]})",
+            cuda = row.pypi_cuda if row.pypi_cuda in row.cuda else row.cuda[-1]
+            driver = compat.min_driver(cuda)
+            needs = f"; the image needs NVIDIA driver {driver} or newer" if driver else ""
+            decision.warnings.append(
+                f"build.cuda {explicit}: torch {row.version} was not built for CUDA {explicit} "
+                f"(it was for {', '.join(row.cuda)}); installing its CUDA {cuda} build, whose wheels "
+                f"bring their own CUDA {cuda}, so build.cuda is not used{needs}. "
+                f'Set cuda: "{cuda}" to silence this'
             )
         return cuda
     if other:
@@ -216,7 +236,10 @@ def _rewrite_family(
     if cuda is None and not row.cpu:
         decision.reasons.append(f"torch {row.version} has no CPU build; kept as written")
         return
-    if row.find_links:
+    from_pypi = cuda is not None and cuda == row.pypi_cuda and not row.find_links and _pypi_will_do(parsed)
+    if from_pypi:
+        where = f"PyPI (its Linux wheel is the CUDA {cuda} build)"
+    elif row.find_links:
         decision.find_links.append(compat.PYTORCH_FIND_LINKS)
         where = compat.PYTORCH_FIND_LINKS
     else:
@@ -243,10 +266,18 @@ def _rewrite_family(
             raise error_at(
                 line, f"{line.text} does not go with torch {row.version}", f"use {line.name}=={want}"
             )
-        suffix = f"+{tag}" if (line.name != "torchaudio" or Version(want) >= Version("2.0")) else ""
+        labelled = not from_pypi and (line.name != "torchaudio" or Version(want) >= Version("2.0"))
+        suffix = f"+{tag}" if labelled else ""
         extras = f"[{','.join(sorted(line.requirement.extras))}]" if line.requirement.extras else ""
         marker = f"; {line.requirement.marker}" if line.requirement.marker else ""
         decision.rewrites[index] = f"{line.name}{extras}=={want}{suffix}{marker}"
+
+
+def _pypi_will_do(parsed: Parsed) -> bool:
+    """PyPI's wheel serves unless the user named PyTorch's index or pinned a torch wheel's hash."""
+    named_index = any(url.startswith(compat.PYTORCH_INDEX) for url in parsed.extra_index_urls)
+    hashed = any("--hash" in line.text for line in parsed.named("torch", "torchvision", "torchaudio"))
+    return not (named_index or hashed)
 
 
 def _matching_version(line: Line, want: str) -> bool:

@@ -4,10 +4,16 @@ One `RegistryAuth` serves every request of a push, from many threads. Bearer tok
 from the challenge's realm for the push's scopes, renewed shortly before they expire, and renewed
 again on a 401 (a token that expired or was revoked mid-push): the request is replayed once, so a
 long upload never has to restart.
+
+Credentials stay with their registry, as in Docker: `Authorization` goes only to the registry's
+own origin (never to an upload `Location` or a redirect elsewhere), a challenge is adopted only
+from the registry itself (a blob store that answers 401 with its own realm gets nothing), and
+Basic credentials never travel over plain HTTP to a host other than the registry's.
 """
 
 from __future__ import annotations
 
+import base64
 import re
 import threading
 import time
@@ -17,6 +23,7 @@ from dataclasses import dataclass
 import httpx
 
 from cogkit.errors import RegistryError
+from cogkit.registry import replies
 from cogkit.registry.credentials import Credentials
 
 # Renew when less than this much of a token's life is left, so a request never starts on a dying token.
@@ -43,8 +50,24 @@ def parse_challenge(header: str | None) -> Challenge | None:
     return Challenge(scheme=scheme.lower(), params=params)
 
 
+def basic_header(credentials: Credentials) -> str:
+    """RFC 7617: `Basic base64(user:password)`."""
+    pair = f"{credentials.username}:{credentials.password}".encode()
+    return f"Basic {base64.b64encode(pair).decode('ascii')}"
+
+
+def origin(url: httpx.URL) -> tuple[str, int]:
+    """Host and effective port: what Docker compares to decide whose credentials a URL may carry."""
+    port = url.port or (443 if url.scheme == "https" else 80)
+    return url.host.lower(), port
+
+
 class RegistryAuth(httpx.Auth):
-    """An httpx auth flow for one registry and one set of scopes (e.g. pull,push on the target)."""
+    """An httpx auth flow for one registry and one set of scopes (e.g. pull,push on the target).
+
+    `is_registry(url)` says whether a URL is the registry's own origin; only those requests are
+    authorized, and only their 401s can change how we authenticate.
+    """
 
     requires_request_body = True  # a 401 replays the request, so its body must be replayable
 
@@ -55,11 +78,15 @@ class RegistryAuth(httpx.Auth):
         *,
         scopes: list[str],
         token_client: Callable[[], httpx.Client],
+        is_registry: Callable[[httpx.URL], bool],
+        registry_host: str,
     ) -> None:
         self.registry = registry
         self.credentials = credentials
         self.scopes = list(scopes)
         self._token_client = token_client
+        self._is_registry = is_registry
+        self._registry_host = registry_host.lower()
         self._lock = threading.Lock()
         self._challenge: Challenge | None = None
         self._token: str | None = None
@@ -67,10 +94,13 @@ class RegistryAuth(httpx.Auth):
         self.token_fetches = 0
 
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if not self._is_registry(request.url):
+            yield request  # a foreign upload location: it gets no credentials and teaches us nothing
+            return
         used = self._authorize(request)
         response = yield request
-        if response.status_code != 401:
-            return
+        if response.status_code != 401 or not self._is_registry(response.url):
+            return  # a redirect's target answering 401 is not the registry asking for credentials
         challenge = parse_challenge(response.headers.get("www-authenticate"))
         if challenge is None or challenge.scheme not in ("basic", "bearer"):
             return
@@ -100,10 +130,21 @@ class RegistryAuth(httpx.Auth):
     def _basic_header(self) -> str | None:
         if self.credentials is None or not self.credentials.username:
             return None
-        return httpx.BasicAuth(self.credentials.username, self.credentials.password)._auth_header
+        return basic_header(self.credentials)
 
     def _token_header(self) -> str | None:
         return f"Bearer {self._token}" if self._token else None
+
+    def _check_realm(self, realm: str) -> None:
+        """Credentials cross plain HTTP only to the registry's own host."""
+        url = httpx.URL(realm)
+        host = url.host.lower()
+        if url.scheme == "https" or host == self._registry_host:
+            return
+        raise RegistryError(
+            f"{self.registry} asks for your credentials to be sent over plain HTTP to {host}; refusing",
+            hint="the token service must use https; check the registry's auth settings",
+        )
 
     def _fetch_token(self) -> None:
         """Ask the challenge's realm for a token (caller holds the lock)."""
@@ -115,9 +156,11 @@ class RegistryAuth(httpx.Auth):
         query: list[tuple[str, str]] = [("service", params["service"])] if "service" in params else []
         query += [("scope", scope) for scope in self.scopes]
         creds = self.credentials
+        headers: dict[str, str] = {}
         client = self._token_client()
         try:
             if creds and creds.identity_token:
+                self._check_realm(realm)
                 form = dict(query[:1]) | {
                     "grant_type": "refresh_token",
                     "refresh_token": creds.identity_token,
@@ -125,39 +168,33 @@ class RegistryAuth(httpx.Auth):
                 form |= {"client_id": "cogkit", "scope": " ".join(self.scopes)}
                 response = client.post(realm, data=form)
             else:
-                basic = httpx.BasicAuth(creds.username, creds.password) if creds and creds.username else None
                 if creds and creds.username:
+                    self._check_realm(realm)
                     query.append(("account", creds.username))
-                response = client.get(realm, params=query, auth=basic)
+                    headers["Authorization"] = basic_header(creds)
+                response = client.get(realm, params=query, headers=headers)
         except httpx.HTTPError as exc:
             raise RegistryError(f"cannot get a token for {self.registry} from {realm}: {exc}") from exc
         self.token_fetches += 1
         if response.status_code in (401, 403):
             raise RegistryError(
-                f"unauthorized: {self.registry} rejected the credentials ({_message(response)})",
+                f"unauthorized: {self.registry} rejected the credentials ({replies.message(response)})",
                 hint=f"check the username and password, then run `cogkit login {self.registry}`",
             )
         if response.status_code != 200:
             raise RegistryError(
-                f"the token service {realm} answered {response.status_code}: {_message(response)}"
+                f"the token service {realm} answered {response.status_code}: {replies.message(response)}"
             )
-        body = response.json()
-        token = body.get("token") or body.get("access_token")
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        token = (body.get("token") or body.get("access_token")) if isinstance(body, dict) else None
         if not token:
             raise RegistryError(f"the token service {realm} returned no token")
         self._token = str(token)
-        lifetime = float(body.get("expires_in") or DEFAULT_TOKEN_LIFETIME_S)
+        try:
+            lifetime = float(body.get("expires_in") or DEFAULT_TOKEN_LIFETIME_S)
+        except (TypeError, ValueError):
+            lifetime = DEFAULT_TOKEN_LIFETIME_S
         self._expires_at = time.monotonic() + lifetime
-
-
-def _message(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text.strip()[:200] or response.reason_phrase
-    errors = body.get("errors") if isinstance(body, dict) else None
-    if errors:
-        return "; ".join(str(e.get("message") or e.get("code")) for e in errors)
-    return (
-        str(body.get("details") or body.get("error") or body)[:200] if isinstance(body, dict) else str(body)
-    )

@@ -5,6 +5,7 @@ upload resumes from the `Range` the registry reports. A registry that no longer 
 (CNCF Distribution forgets one whose last chunk broke, or whose HMAC secret changed on a restart)
 gets a fresh upload of the same blob. Chunks grow while they are fast and shrink after a failure.
 The bytes are hashed on the way out, and the registry checks the same digest on the final PUT.
+Failed chunks are retried with jittered exponential backoff (and `Retry-After`) by `stamina`.
 """
 
 from __future__ import annotations
@@ -15,18 +16,22 @@ import time
 from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import quote
 
 import httpx
+import stamina
 
 from cogkit.errors import RegistryError
-from cogkit.registry.transport import Transport
+from cogkit.registry import replies
+from cogkit.registry.transport import MAX_BACKOFF_S, MAX_RETRY_AFTER_S, Transport
 
 MIN_CHUNK = 5 << 20  # S3-backed registries (ECR) reject smaller parts except the last
 FIRST_CHUNK = 16 << 20
 MAX_CHUNK = 256 << 20
 FAST_CHUNK_S = 2.0  # a chunk done faster than this doubles the next one
-MAX_FAILURES = 6  # per blob, counting both resumes and restarts
+MAX_FAILURES = 6  # per chunk, counting both resumes and restarts
+FIRST_BACKOFF_S = 0.2
 OCTETS = {"Content-Type": "application/octet-stream"}
 
 
@@ -62,13 +67,18 @@ class BlobPusher:
             self.bytes_sent += sent
 
     def exists(self, digest: str, size: int) -> bool:
+        """A redirect means the registry holds the blob (it sends reads to its storage); it is not
+        followed, so no request reaches the storage host (a HEAD on a signed GET URL would fail anyway)."""
         response = self.transport.request(
-            "HEAD", f"/v2/{self.repository}/blobs/{digest}", ok=(200, 404), what=f"HEAD blob {digest[:19]}"
+            "HEAD",
+            f"/v2/{self.repository}/blobs/{digest}",
+            ok=(200, 404, 302, 303, 307, 308),
+            what=f"HEAD blob {digest[:19]}",
         )
         if response.status_code == 404:
             return False
         length = response.headers.get("content-length")
-        return length is None or int(length) == size
+        return response.is_redirect or length is None or int(length) == size
 
     def push_file(self, digest: str, size: int, path: Path, *, mount_from: list[str] = ()) -> Outcome:
         """Make sure the registry holds the blob, by whichever way sends the fewest bytes."""
@@ -122,45 +132,35 @@ class BlobPusher:
 
     def _upload(self, digest: str, size: int, path: Path, location: str | None) -> None:
         location = location or self._start()
-        offset, chunk, failures = 0, self.first_chunk, 0
+        offset, chunk = 0, self.first_chunk
         hasher = hashlib.sha256()
         with path.open("rb") as blob:
             while offset < size:
-                if self.stop.is_set():
-                    raise RegistryError("push cancelled")
-                blob.seek(offset)
-                data = blob.read(min(chunk, size - offset))
-                started = time.monotonic()
                 try:
-                    response = self.transport.http.patch(
-                        self.transport.url(location),
-                        content=data,
-                        headers=OCTETS | {"Content-Range": f"{offset}-{offset + len(data) - 1}"},
-                    )
-                except httpx.TransportError:
-                    response = None
-                if response is not None and response.status_code == 202:
-                    location = _location(response)
-                    hasher.update(data)
-                    offset += len(data)
-                    self._count(len(data))
-                    self.progress(digest, offset)
-                    if time.monotonic() - started < FAST_CHUNK_S:
-                        chunk = min(chunk * 2, MAX_CHUNK)
-                    continue
-                if response is not None and not _retryable(response):
-                    raise self.transport.error(response, f"PATCH blob {digest[:19]}")
-                failures += 1
-                if failures > MAX_FAILURES:
+                    for attempt in stamina.retry_context(
+                        on=_chunk_backoff,
+                        attempts=MAX_FAILURES + 1,
+                        timeout=None,
+                        wait_initial=FIRST_BACKOFF_S,
+                        wait_max=MAX_BACKOFF_S,
+                    ):
+                        with attempt:
+                            if attempt.num > 1:
+                                chunk = max(min(MIN_CHUNK, self.first_chunk), chunk // 2)
+                                location, offset = self._resume(location)
+                                hasher = _rehash(blob, offset)
+                                self.progress(digest, offset)
+                            location, offset, fast = self._send_chunk(
+                                digest, blob, location, offset, size, chunk, hasher
+                            )
+                            if fast:
+                                chunk = min(chunk * 2, MAX_CHUNK)
+                except _ChunkFailed as exc:
                     raise RegistryError(
-                        f"uploading {digest[:19]} to {self.transport.registry} failed {failures} times",
+                        f"uploading {digest[:19]} to {self.transport.registry} failed {MAX_FAILURES + 1} times "
+                        f"in a row ({exc})",
                         hint="check the network or the registry's health, then push again (finished layers are kept)",
-                    )
-                time.sleep(min(0.2 * 2**failures, 5.0))
-                chunk = max(min(MIN_CHUNK, self.first_chunk), chunk // 2)
-                location, offset = self._resume(location)
-                hasher = _rehash(blob, offset)
-                self.progress(digest, offset)
+                    ) from None
         if f"sha256:{hasher.hexdigest()}" != digest:
             raise RegistryError(
                 f"the cached blob {path} does not match its digest {digest}",
@@ -172,6 +172,42 @@ class BlobPusher:
         answered = response.headers.get("docker-content-digest")
         if answered and answered != digest:
             raise RegistryError(f"{self.transport.registry} stored {digest} as {answered}")
+
+    def _send_chunk(
+        self,
+        digest: str,
+        blob: BinaryIO,
+        location: str,
+        offset: int,
+        size: int,
+        chunk: int,
+        hasher: hashlib._Hash,
+    ) -> tuple[str, int, bool]:
+        """PATCH one chunk; the new location and offset, and whether it went fast enough to grow."""
+        if self.stop.is_set():
+            raise RegistryError("push cancelled")
+        if offset >= size:
+            return location, offset, False
+        blob.seek(offset)
+        data = blob.read(min(chunk, size - offset))
+        started = time.monotonic()
+        try:
+            response = self.transport.http.patch(
+                self.transport.url(location),
+                content=data,
+                headers=OCTETS | {"Content-Range": f"{offset}-{offset + len(data) - 1}"},
+            )
+        except httpx.TransportError as exc:
+            raise _ChunkFailed(str(exc) or type(exc).__name__) from exc
+        if response.status_code != 202:
+            if _retryable(response):
+                raise _ChunkFailed(f"{response.status_code} {response.reason_phrase}", response)
+            raise self.transport.error(response, f"PATCH blob {digest[:19]}")
+        hasher.update(data)
+        offset += len(data)
+        self._count(len(data))
+        self.progress(digest, offset)
+        return _location(response), offset, time.monotonic() - started < FAST_CHUNK_S
 
     def _resume(self, location: str) -> tuple[str, int]:
         """Ask where the upload stands; start a new one if the registry has lost it."""
@@ -190,6 +226,21 @@ class BlobPusher:
     def _raise_unless_upload_lost(self, response: httpx.Response, what: str) -> None:
         if not _upload_lost(response):
             raise self.transport.error(response, what)
+
+
+class _ChunkFailed(Exception):
+    """A chunk that may succeed if sent again (after asking the registry where the upload stands)."""
+
+    def __init__(self, reason: str, response: httpx.Response | None = None) -> None:
+        super().__init__(reason)
+        self.response = response
+
+
+def _chunk_backoff(exc: Exception) -> bool | float:
+    if not isinstance(exc, _ChunkFailed):
+        return False
+    asked = replies.retry_after(exc.response) if exc.response is not None else None
+    return True if asked is None else min(asked, MAX_RETRY_AFTER_S)
 
 
 def _upload_lost(response: httpx.Response) -> bool:

@@ -1,8 +1,10 @@
 """Credentials from (and into) the Docker config, exactly where `docker login` keeps them.
 
-Lookup order matches the Docker CLI: `credHelpers[registry]`, then `credsStore`, then the base64
-`auths` entry. Helpers are the `docker-credential-NAME` programs speaking JSON on stdin/stdout.
-Secrets never reach a log line or an exception message.
+Reading follows docker-py's own resolution (`docker.auth`): `credHelpers[registry]`, then
+`credsStore`, then the `auths` entry, with its key forms and base64 decoding. The helper program
+(`docker-credential-NAME`, JSON on stdin/stdout) is run here rather than through docker-py, whose
+call has no time limit: a helper that hangs must not hang a push. Writing is ours alone, since
+docker-py has no writer. Secrets never reach a log line or an exception message.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import docker.auth
+import docker.errors
 
 from cogkit.errors import RegistryError
 from cogkit.registry.reference import DOCKER_HUB, DOCKER_HUB_CONFIG_KEY
@@ -62,16 +67,9 @@ def load_config() -> dict[str, Any]:
     return data
 
 
-def _host_of(key: str) -> str:
-    key = key.removeprefix("https://").removeprefix("http://")
-    return key.split("/", 1)[0]
-
-
 def _helper_for(config: dict[str, Any], registry: str) -> str | None:
-    helpers = config.get("credHelpers") or {}
-    if registry in helpers:
-        return str(helpers[registry])
-    store = config.get("credsStore")
+    """The helper docker-py would ask: `credHelpers[registry]`, else `credsStore`."""
+    store = docker.auth.AuthConfig(config).get_credential_store(config_key(registry))
     return str(store) if store else None
 
 
@@ -83,23 +81,18 @@ def get_credentials(registry: str) -> Credentials | None:
         found = _helper_get(helper, config_key(registry))
         if found is not None:
             return found
-    wanted = _host_of(config_key(registry))
-    for key, entry in (config.get("auths") or {}).items():
-        if _host_of(key) not in (wanted, registry) or not isinstance(entry, dict):
-            continue
-        if entry.get("identitytoken"):
-            return Credentials(identity_token=str(entry["identitytoken"]))
-        if entry.get("auth"):
-            try:
-                user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
-            except ValueError as exc:
-                raise RegistryError(
-                    f"the `auths` entry for {key} in {config_path()} is not valid base64",
-                    hint=f"run `cogkit login {registry}` again",
-                ) from exc
-            return Credentials(username=user, password=password)
-        if entry.get("username"):
-            return Credentials(username=str(entry["username"]), password=str(entry.get("password", "")))
+    try:
+        auths = docker.auth.load_config(config_dict={"auths": config.get("auths") or {}})
+        entry = auths.resolve_authconfig(registry) or {}
+    except (ValueError, docker.errors.InvalidConfigFile) as exc:  # bad base64, no ':', not UTF-8
+        raise RegistryError(
+            f"the `auths` entry for {registry} in {config_path()} cannot be read ({type(exc).__name__})",
+            hint=f"run `cogkit login {registry}` again",
+        ) from None
+    if entry.get("IdentityToken"):
+        return Credentials(identity_token=str(entry["IdentityToken"]))
+    if entry.get("username"):
+        return Credentials(username=str(entry["username"]), password=str(entry.get("password") or ""))
     return None
 
 

@@ -137,8 +137,8 @@ def _mount_sources(diff_ids: list[str], cache: BlobCache, ref: Reference) -> dic
     """Other repositories of the same registry that we pushed a layer to before."""
     sources: dict[str, list[str]] = {}
     prefix = f"{ref.registry}/"
-    for diff_id in diff_ids:
-        blob = cache.get(diff_id)
+    blobs = [cache.get(d, normalised=n) for d in diff_ids for n in (False, True)]  # either form may go
+    for blob in blobs:
         if blob is None:
             continue
         repos = [

@@ -23,6 +23,9 @@ from cogkit.errors import EngineError
 from cogkit.registry.cache import BlobCache, CachedBlob, hash_stream
 from cogkit.registry.layerstore import LayerStore, chain_ids
 
+# Written by cogkit.image.labels at build time (the registry does not import the image package).
+DOCKERFILE_STEPS_LABEL = "run.cogkit.dockerfile-steps"
+
 EXPORT_CHUNK = 4 << 20
 COMPRESS_JOBS = min(4, os.cpu_count() or 1)
 
@@ -98,8 +101,8 @@ def read_image(
     delivered: set[str] = set()
 
     def deliver(blob: CachedBlob) -> None:
-        if blob.diff_id not in delivered:  # a fallback may meet a layer the fast path already handed on
-            delivered.add(blob.diff_id)
+        if blob.engine_diff_id not in delivered:  # a fallback may meet a layer the fast path handed on
+            delivered.add(blob.engine_diff_id)
             if on_layer:
                 on_layer(blob)
 
@@ -108,10 +111,13 @@ def read_image(
         image = _from_store(store, attrs, diff_ids, cache, deliver)
         if image is not None:
             return image
-    found, config = _export(client, name, cache, set(diff_ids), deliver, trust_sizes=True)
+    labels = (attrs.get("Config") or {}).get("Labels") or {}
+    # Which of our layers to normalise is known only once the export's config has arrived.
+    early = None if DOCKERFILE_STEPS_LABEL in labels else deliver
+    found, config = _export(client, name, cache, set(diff_ids), early, trust_sizes=True)
     missing = [d for d in diff_ids if d not in found]
     if missing:  # a cached size matched a different layer: rare, so just export again and compress all
-        more, config = _export(client, name, cache, set(missing), deliver, trust_sizes=False)
+        more, config = _export(client, name, cache, set(missing), early, trust_sizes=False)
         found |= more
     missing = [d for d in diff_ids if d not in found]
     if missing or config is None:
@@ -119,7 +125,42 @@ def read_image(
     image_id = f"sha256:{hashlib.sha256(config).hexdigest()}"
     if image_id != attrs["Id"]:
         raise EngineError(f"the exported config of {name} does not match its image id {attrs['Id']}")
-    return LocalImage(image_id=image_id, config=config, layers=tuple(found[d] for d in diff_ids))
+    first = first_own_layer(json.loads(config))
+    layers = []
+    for index, diff_id in enumerate(diff_ids):
+        blob = found[diff_id]
+        if first is not None and index >= first:
+            blob = cache.get(diff_id, normalised=True) or cache.normalise(blob)
+        deliver(blob)
+        layers.append(blob)
+    return _with_layers(image_id, config, layers)
+
+
+def first_own_layer(config: dict) -> int | None:
+    """Index of the first layer cogkit's Dockerfile made (base layers come before it), or None when
+    the image does not say, or its history and layers disagree (then nothing is normalised)."""
+    labels = (config.get("config") or {}).get("Labels") or {}
+    history = config.get("history") or []
+    try:
+        own = int(labels.get(DOCKERFILE_STEPS_LABEL, ""))
+    except ValueError:
+        return None
+    layers = len((config.get("rootfs") or {}).get("diff_ids") or [])
+    if not 0 <= own <= len(history) or sum(not h.get("empty_layer") for h in history) != layers:
+        return None
+    return sum(not h.get("empty_layer") for h in history[: len(history) - own])
+
+
+def _with_layers(image_id: str, config: bytes, layers: list[CachedBlob]) -> LocalImage:
+    """The image as pushed: the config names each blob's own diff_id (new ones for normalised layers)."""
+    if all(blob.diff_id == blob.engine_diff_id for blob in layers):
+        return LocalImage(image_id=image_id, config=config, layers=tuple(layers))
+    document = json.loads(config)
+    document["rootfs"]["diff_ids"] = [blob.diff_id for blob in layers]
+    rewritten = json.dumps(document, separators=(",", ":")).encode()
+    return LocalImage(
+        image_id=f"sha256:{hashlib.sha256(rewritten).hexdigest()}", config=rewritten, layers=tuple(layers)
+    )
 
 
 def _from_store(
@@ -132,31 +173,32 @@ def _from_store(
     """Cached layers cost nothing; new ones are rebuilt from the store, several at once (hashing and
     ISA-L release the GIL). None: something did not match, so the caller uses the export instead."""
 
-    def prepare(diff_id: str, chain_id: str) -> CachedBlob:
-        return cache.get(diff_id) or cache.compress(_ChunkReader(store.layer_tar(chain_id)), None)
+    def prepare(diff_id: str, chain_id: str, normalised: bool) -> CachedBlob:
+        cached = cache.get(diff_id, normalised=normalised)
+        return cached or cache.compress(_ChunkReader(store.layer_tar(chain_id)), None, normalised=normalised)
 
     try:
         config = store.config(attrs["Id"])
         if f"sha256:{hashlib.sha256(config).hexdigest()}" != attrs["Id"]:
             return None
+        first = first_own_layer(json.loads(config))
         by_diff: dict[str, CachedBlob] = {}
         with ThreadPoolExecutor(max_workers=COMPRESS_JOBS, thread_name_prefix="cogkit-layer") as pool:
             jobs = {
-                pool.submit(prepare, diff_id, chain_id): diff_id
-                for diff_id, chain_id in zip(diff_ids, chain_ids(diff_ids), strict=True)
-                if diff_id not in by_diff
+                pool.submit(prepare, diff_id, chain_id, first is not None and index >= first): diff_id
+                for index, (diff_id, chain_id) in enumerate(zip(diff_ids, chain_ids(diff_ids), strict=True))
             }
             for job in as_completed(jobs):
                 blob = job.result()
-                if blob.diff_id != jobs[job]:
+                if blob.engine_diff_id != jobs[job]:
                     for other in jobs:
                         other.cancel()
                     return None
-                by_diff[blob.diff_id] = blob
+                by_diff[blob.engine_diff_id] = blob
                 deliver(blob)
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError, tarfile.TarError):
         return None
-    return LocalImage(image_id=attrs["Id"], config=config, layers=tuple(by_diff[d] for d in diff_ids))
+    return _with_layers(attrs["Id"], config, [by_diff[d] for d in diff_ids])
 
 
 def _export(

@@ -1,5 +1,8 @@
 """One registry endpoint: scheme and TLS, a pooled httpx client with auth, retries, one error mapping.
 
+Transient failures (a dropped connection, 408/429/5xx) are retried with exponential backoff and
+jitter, honouring the registry's `Retry-After` (capped), by `stamina`.
+
 TLS is the default. Plain HTTP is tried only for loopback registries or with `insecure=True`, and
 only after HTTPS failed for a reason other than certificate verification (a certificate problem is
 always reported, never silently downgraded). CA certificates in `/etc/docker/certs.d/HOST/` are
@@ -9,20 +12,24 @@ trusted like the Docker engine trusts them.
 from __future__ import annotations
 
 import ssl
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import certifi
 import httpx
+import stamina
 
 from cogkit.errors import RegistryError
-from cogkit.registry.auth import RegistryAuth, _message
+from cogkit.registry import replies
+from cogkit.registry.auth import RegistryAuth, origin
 from cogkit.registry.credentials import Credentials, get_credentials
 from cogkit.registry.reference import is_loopback_host
 
 RETRIES = 4
 RETRY_STATUSES = {408, 429, 500, 502, 503, 504}
+FIRST_BACKOFF_S = 0.25
+MAX_BACKOFF_S = 5.0
+MAX_RETRY_AFTER_S = 30.0  # a registry asking for longer gets this; the push is not held hostage
 DOCKER_CERTS_DIR = Path("/etc/docker/certs.d")
 TIMEOUT = httpx.Timeout(30.0, read=300.0, write=300.0)
 
@@ -71,7 +78,14 @@ class Transport:
         if credentials is None and use_config:
             credentials = get_credentials(registry)
         self._context = ssl_context(endpoint, ca_cert, verify=not insecure)
-        self.auth = RegistryAuth(registry, credentials, scopes=scopes, token_client=lambda: self._token_http)
+        self.auth = RegistryAuth(
+            registry,
+            credentials,
+            scopes=scopes,
+            token_client=lambda: self._token_http,
+            is_registry=self.is_registry,
+            registry_host=httpx.URL(f"https://{endpoint}").host,
+        )
         limits = httpx.Limits(max_connections=32, max_keepalive_connections=16)
         self._token_http = httpx.Client(verify=self._context, timeout=TIMEOUT, transport=http_transport)
         self.http = httpx.Client(
@@ -108,6 +122,10 @@ class Transport:
             raise self.error(response, "GET /v2/")
         return response
 
+    def is_registry(self, url: httpx.URL) -> bool:
+        """True for the registry's own origin: the only place its credentials may go."""
+        return origin(url) == origin(httpx.URL(self.base_url))
+
     def url(self, path_or_url: str) -> str:
         """Locations from the registry may be absolute or relative to the endpoint."""
         if path_or_url.startswith(("http://", "https://")):
@@ -125,37 +143,51 @@ class Transport:
         on_retry: Callable[[], None] | None = None,
         **kwargs: object,
     ) -> httpx.Response:
-        """Send with retries on transient failures; a status outside `ok` becomes a RegistryError."""
-        delay = 0.25
-        for attempt in range(retries + 1):
-            last = attempt == retries
-            try:
-                response = self.http.request(
-                    method,
-                    self.url(path_or_url),
-                    follow_redirects=method in ("GET", "HEAD"),  # blob storage behind a CDN redirects reads
-                    **kwargs,  # type: ignore[arg-type]
-                )
-            except httpx.TransportError as exc:
-                if last or _is_certificate_error(exc):
-                    raise self._connect_error(exc) from exc
-            else:
-                if response.status_code in ok:
-                    return response
-                if response.status_code not in RETRY_STATUSES or last:
-                    raise self.error(response, what)
-            self.retries += 1
-            if on_retry:
-                on_retry()
-            time.sleep(delay)
-            delay = min(delay * 2, 5.0)
-        raise AssertionError("unreachable")
+        """Send with retries on transient failures; a status outside `ok` becomes a RegistryError.
+
+        Only GETs follow redirects (blob storage behind a CDN); a redirected request carries no
+        credentials (httpx drops them across origins, and RegistryAuth never adds them).
+        """
+        try:
+            for attempt in stamina.retry_context(
+                on=_backoff,
+                attempts=retries + 1,
+                timeout=None,
+                wait_initial=FIRST_BACKOFF_S,
+                wait_max=MAX_BACKOFF_S,
+            ):
+                with attempt:
+                    if attempt.num > 1:
+                        self.retries += 1
+                        if on_retry:
+                            on_retry()
+                    response = self.http.request(
+                        method,
+                        self.url(path_or_url),
+                        follow_redirects=method == "GET",
+                        **kwargs,  # type: ignore[arg-type]
+                    )
+                    if response.status_code in RETRY_STATUSES and response.status_code not in ok:
+                        raise _TransientStatus(response)
+        except _TransientStatus as exc:
+            raise self.error(exc.response, what) from None
+        except httpx.TransportError as exc:
+            raise self._connect_error(exc) from exc
+        if response.status_code not in ok:
+            raise self.error(response, what)
+        return response
 
     def error(self, response: httpx.Response, what: str) -> RegistryError:
         """The one mapping from a registry's answer to a line a user can act on."""
-        status, message, host = response.status_code, _message(response), self.registry
-        codes = _codes(response)
+        status, message, host = response.status_code, replies.message(response), self.registry
+        codes = replies.codes(response)
         lowered = f"{message} {' '.join(codes)}".lower()
+        if not self.is_registry(response.url):
+            return RegistryError(
+                f"{response.url.host}:{origin(response.url)[1]}, where {host} sent {what}, answered "
+                f"{status} {response.reason_phrase}: {message}",
+                hint=f"{host} points at another host, which gets no credentials; ask the registry's admin",
+            )
         if status == 401:
             return RegistryError(
                 f"unauthorized: {host} refused {what}: {message}", hint=f"run `cogkit login {host}` first"
@@ -189,12 +221,20 @@ class Transport:
         )
 
 
-def _codes(response: httpx.Response) -> list[str]:
-    try:
-        errors = response.json().get("errors") or []
-        return [str(e.get("code", "")) for e in errors]
-    except (ValueError, AttributeError):
-        return []
+class _TransientStatus(Exception):
+    """A retryable answer (408, 429, 5xx), raised so that stamina can retry it."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        super().__init__(f"{response.status_code} {response.reason_phrase}")
+        self.response = response
+
+
+def _backoff(exc: Exception) -> bool | float:
+    """stamina's hook: retry transient answers and dropped connections, never certificate errors."""
+    if isinstance(exc, _TransientStatus):
+        asked = replies.retry_after(exc.response)
+        return True if asked is None else min(asked, MAX_RETRY_AFTER_S)
+    return isinstance(exc, httpx.TransportError) and not _is_certificate_error(exc)
 
 
 def _is_certificate_error(exc: BaseException) -> bool:

@@ -87,15 +87,11 @@ def prepare(
     from cogkit.spec import load_spec
 
     if runtime == "docker":
+        from cogkit.cli.build_display import BuildDisplay  # until runtime takes a callback (issue 9)
         from cogkit.image.build import build_project
 
-        built = build_project(
-            config,
-            progress="quiet" if quiet_build else "auto",
-            ca_cert=ca_cert,
-            base_image=base_image,
-            console=console,
-        )
+        with BuildDisplay(console, "quiet" if quiet_build else "auto") as display:
+            built = build_project(config, ca_cert=ca_cert, base_image=base_image, on_event=display)
         target = _image_target(built.tag)
         target.plan, target.project_dir = built.plan, built.project_dir
         return target

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from pydantic import ValidationError
@@ -146,6 +146,13 @@ def _drop_ignored(doc: YamlDocument, data: dict[str, Any], file: str, warnings: 
     return data
 
 
+def _inside(project: Path, relative: str) -> bool:
+    """True when `relative` names a path inside `project`, symlinks resolved."""
+    if PurePosixPath(relative).is_absolute() or Path(relative).is_absolute():
+        return False
+    return (project / relative).resolve().is_relative_to(project.resolve())
+
+
 def _spec(
     file: Path, shown: str, doc: YamlDocument, data: dict[str, Any], document: Document, warnings: list[str]
 ) -> Spec:
@@ -198,7 +205,17 @@ def _spec(
     for name in ("predict", "run", "train"):
         ref = getattr(document, name)
         if ref:
-            target = project / ref.split(":", 1)[0]
+            relative = ref.split(":", 1)[0]
+            target = project / relative
+            if not _inside(project, relative):
+                raise _error(
+                    doc,
+                    shown,
+                    (name,),
+                    f"'{ref}': {relative} is outside the project folder {display_path(project)}",
+                    "only the folder that holds cog.yaml goes into the image: move the file into it "
+                    "and give its path relative to cog.yaml",
+                )
             if not target.is_file():
                 raise _error(
                     doc,

@@ -3,6 +3,11 @@
 PyYAML's `safe_load` throws the positions away, so we compose the node tree and build
 the values ourselves. Each value is recorded under its key path (`("build", "run", 0)`),
 which lets a pydantic error location be mapped back to `file:line:col`.
+
+Aliases make the composed tree a graph: a 500-byte file of 9 anchors, each aliasing the one
+before it 9 times, expands to 9⁹ values. Before building anything, the expanded size is counted
+once per distinct node (memoised, so the count itself is cheap), and a file that would expand
+past MAX_VALUES values, nest past MAX_DEPTH levels, or alias itself is refused.
 """
 
 from __future__ import annotations
@@ -24,6 +29,10 @@ KeyPath = tuple[str | int, ...]
 # Version-like scalars: an unquoted `3.10` must stay "3.10", not become the float 3.1.
 VERSION_KEYS = frozenset({("build", "python_version"), ("build", "cuda"), ("build", "cudnn")})
 
+
+# A real cog.yaml has tens of values (a long python_packages list, a few hundred): far below these.
+MAX_VALUES = 10_000
+MAX_DEPTH = 64
 
 _PLAIN_TAGS = frozenset({"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:omap"})
 _NUMBER_TAGS = frozenset({"tag:yaml.org,2002:float", "tag:yaml.org,2002:int"})
@@ -86,6 +95,7 @@ def parse(text: str, file: str) -> Document:
     doc = Document(data=None)
     try:
         if root is not None:
+            _check_expansion(root, file)
             doc.data = _build(root, (), doc, loader, file)
     except yaml.MarkedYAMLError as exc:  # e.g. a `!!python/object` tag the safe loader refuses
         mark = exc.problem_mark or exc.context_mark
@@ -99,6 +109,46 @@ def parse(text: str, file: str) -> Document:
     finally:
         loader.dispose()
     return doc
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [child for pair in node.value for child in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _check_expansion(root: yaml.Node, file: str) -> None:
+    """Refuse documents whose aliases expand too far, nest too deep, or refer to themselves."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+
+    def refuse(node: yaml.Node, message: str, hint: str) -> SpecError:
+        mark = _mark(node)
+        return SpecError(f"invalid YAML: {message}", file=file, line=mark.line, column=mark.column, hint=hint)
+
+    def size(node: yaml.Node, depth: int) -> int:
+        known = sizes.get(id(node))
+        if known is not None:
+            return known
+        if id(node) in open_nodes:
+            raise refuse(node, "an alias refers to the value that contains it", "remove the circular alias")
+        if depth > MAX_DEPTH:
+            raise refuse(node, f"values nested more than {MAX_DEPTH} levels deep", "flatten the structure")
+        open_nodes.add(id(node))
+        total = 1 + sum(size(child, depth + 1) for child in _children(node))
+        open_nodes.discard(id(node))
+        if total > MAX_VALUES:
+            raise refuse(
+                node,
+                f"aliases expand this value to more than {MAX_VALUES} values (an alias bomb?)",
+                "cog.yaml needs no more than a few hundred values: use fewer aliases (*name)",
+            )
+        sizes[id(node)] = total
+        return total
+
+    size(root, 0)
 
 
 def _build(node: yaml.Node, path: KeyPath, doc: Document, loader: Any, file: str) -> Any:

@@ -39,7 +39,7 @@ def build(docker_client: docker.DockerClient, base_image: str, host_ca_cert: Pat
     def get(project: Path, config: str = "cog.yaml", *, tag: str | None = None) -> BuiltImage:
         key = (project, config, tag)
         if key not in cache:
-            cache[key] = build_project(project / config, tag=tag, progress="quiet", ca_cert=host_ca_cert)
+            cache[key] = build_project(project / config, tag=tag, ca_cert=host_ca_cert)
         return cache[key]
 
     yield get

@@ -103,12 +103,12 @@ def test_code_edit_rebuilds_only_the_last_layer(
     tmp_path: Path, base_image: str, host_ca_cert: Path | None, docker_client: docker.DockerClient, tag: str
 ) -> None:
     project = copy_project(PROJECTS / "cogstyle", tmp_path / "cogstyle")
-    first = build_project(project / "cog.yaml", tag=tag, progress="quiet", ca_cert=host_ca_cert)
+    first = build_project(project / "cog.yaml", tag=tag, ca_cert=host_ca_cert)
     before = docker_client.images.get(first.image_id).attrs["RootFS"]["Layers"]
 
     with (project / "predict.py").open("a") as f:
         f.write("\n# a one-line edit\n")
-    second = build_project(project / "cog.yaml", tag=tag, progress="quiet", ca_cert=host_ca_cert)
+    second = build_project(project / "cog.yaml", tag=tag, ca_cert=host_ca_cert)
     after = docker_client.images.get(second.image_id).attrs["RootFS"]["Layers"]
 
     assert len(after) == len(before)
@@ -125,13 +125,13 @@ def test_weights_get_their_own_layer_before_the_code(
     project = copy_project(EXAMPLES / "hello-world", tmp_path / "weighted")
     weights = os.urandom(11 * 1024 * 1024)  # above the documented 10 MB threshold
     (project / "model.bin").write_bytes(weights)
-    first = build_project(project / "cog.yaml", tag=tag, progress="quiet", ca_cert=host_ca_cert)
+    first = build_project(project / "cog.yaml", tag=tag, ca_cert=host_ca_cert)
     history = docker_client.images.get(first.image_id).history()
     weight_layers = [h for h in history if "model.bin" in h.get("CreatedBy", "")]
     assert len(weight_layers) == 1 and weight_layers[0]["Size"] >= len(weights)
     before = docker_client.images.get(first.image_id).attrs["RootFS"]["Layers"]
 
     (project / "predict.py").write_text((project / "predict.py").read_text() + "\n# edit\n")
-    second = build_project(project / "cog.yaml", tag=tag, progress="quiet", ca_cert=host_ca_cert)
+    second = build_project(project / "cog.yaml", tag=tag, ca_cert=host_ca_cert)
     after = docker_client.images.get(second.image_id).attrs["RootFS"]["Layers"]
     assert after[:-1] == before[:-1] and after[-1] != before[-1]

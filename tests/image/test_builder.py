@@ -122,6 +122,44 @@ def test_secret_never_reaches_image_or_logs(
                             assert data is not None and value.encode() not in data.read()
 
 
+def test_a_multi_line_secret_is_redacted_line_by_line(tmp_path: Path, base_image: str, tag: str) -> None:
+    """A PEM key printed by a failing step: none of its lines reaches the live output or the error."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    pem = (
+        ec.generate_private_key(ec.SECP256R1())
+        .private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        .decode()
+    )
+    body = [line for line in pem.splitlines() if line and not line.startswith("-----")]
+    assert len(body) >= 3
+    (tmp_path / "key.pem").write_text(pem)
+    secret = builder.Secret.parse(f"id=key,src={tmp_path / 'key.pem'}")
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    dockerfile = write(
+        ctx,
+        f"FROM {base_image}\n"
+        f"RUN --mount=type=secret,id=key echo {uuid.uuid4().hex} && cat /run/secrets/key && exit 7\n",
+    )
+    seen: list[str] = []
+    with pytest.raises(BuildError) as failed:
+        builder.build(
+            ctx,
+            dockerfile=dockerfile,
+            tag=tag,
+            secrets=[secret],
+            on_line=lambda line, _step: seen.append(line),
+        )
+    shown = "\n".join(seen) + "\n" + str(failed.value)
+    assert "exit code: 7" in str(failed.value)
+    assert [line for line in body if line in shown] == []
+    assert shown.count("***") >= len(body)
+
+
 def test_secret_flag_errors_are_clear(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="id=NAME,src=FILE"):
         builder.Secret.parse("token")

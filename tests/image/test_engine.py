@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import subprocess
 import uuid
@@ -94,7 +95,7 @@ def test_labels_carry_config_plan_driver_and_git(tmp_path: Path) -> None:
     subprocess.run([*git, "tag", "v1.2.3"], check=True, timeout=30)
     when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
     found = labels.build_labels(
-        plan(gpu=True, cuda="12.1", min_nvidia_driver="530.30.02"), tmp_path, now=when
+        plan(gpu=True, cuda="12.1", min_nvidia_driver="530.30.02"), tmp_path, created=when
     )
     assert json.loads(found[labels.CONFIG])["predict"] == "predict.py:Predictor"
     assert json.loads(found[labels.PLAN])["cuda"] == "12.1"
@@ -105,6 +106,22 @@ def test_labels_carry_config_plan_driver_and_git(tmp_path: Path) -> None:
 
     plain = labels.build_labels(plan(), tmp_path / "f")  # not a directory, so not a git checkout
     assert f"{labels.OCI}.revision" not in plain and labels.MIN_DRIVER not in plain
+    assert f"{labels.OCI}.created" not in plain  # no date that depends only on the inputs: none at all
+
+
+def test_created_is_the_commit_time_or_source_date_epoch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True, timeout=30)
+    (tmp_path / "f").write_text("x")
+    git = ["git", "-C", str(tmp_path), "-c", "user.email=t@e", "-c", "user.name=t"]
+    subprocess.run([*git, "add", "f"], check=True, timeout=30)
+    env = {**os.environ, "GIT_COMMITTER_DATE": "2025-03-04T05:06:07Z"}
+    subprocess.run([*git, "commit", "-q", "-m", "x"], check=True, timeout=30, env=env)
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    assert labels.build_labels(plan(), tmp_path)[f"{labels.OCI}.created"] == "2025-03-04T05:06:07Z"
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")
+    assert labels.build_labels(plan(), tmp_path)[f"{labels.OCI}.created"] == "1970-01-01T00:00:00Z"
 
 
 @pytest.mark.docker

@@ -34,17 +34,33 @@ def plan_error(make_project: MakeProject, packages: list[str], **kwargs: str) ->
     return str(caught.value)
 
 
-def test_acceptance_torch_2_1_0_gives_cuda_12_1_with_cu121_index(make_project: MakeProject) -> None:
+def test_acceptance_torch_2_1_0_gives_cuda_12_1_from_pypi(make_project: MakeProject) -> None:
+    """CUDA 12.1 is torch 2.1.0's highest variant and the one PyPI serves: no PyTorch index is needed."""
     plan = plan_for(make_project, ["torch==2.1.0"])
-    assert (plan.cuda, plan.extra_index_urls) == ("12.1", (f"{CU}121",))
-    assert plan.requirements == ("torch==2.1.0+cu121",)
+    assert (plan.cuda, plan.extra_index_urls) == ("12.1", ())
+    assert plan.requirements == ("torch==2.1.0",)
     assert (plan.base_image, plan.base_kind, plan.base_has_python) == (
         "python:3.11-slim",
         "python-slim",
         True,
     )
     assert plan.min_nvidia_driver == "530.30.02"
-    assert any("torch==2.1.0 → CUDA 12.1 (highest of 11.8, 12.1)" in r for r in plan.reasons)
+    assert any(
+        "torch==2.1.0 → CUDA 12.1 (highest of 11.8, 12.1), from PyPI (its Linux wheel is the CUDA 12.1 build)"
+        in r
+        for r in plan.reasons
+    )
+
+
+def test_a_variant_pypi_does_not_serve_comes_from_the_pytorch_index(make_project: MakeProject) -> None:
+    plan = plan_for(make_project, ["torch==2.7.1"])  # highest 12.8; PyPI serves 12.6
+    assert (plan.cuda, plan.extra_index_urls, plan.requirements) == (
+        "12.8",
+        (f"{CU}128",),
+        ("torch==2.7.1+cu128",),
+    )
+    plan = plan_for(make_project, ["torch==2.7.1"], cuda="12.6")
+    assert (plan.cuda, plan.extra_index_urls, plan.requirements) == ("12.6", (), ("torch==2.7.1",))
 
 
 def test_acceptance_tensorflow_2_15_0_gives_cuda_12_2_and_cudnn_8_9(make_project: MakeProject) -> None:
@@ -95,11 +111,12 @@ def test_pinned_torch_takes_its_highest_cuda(
 ) -> None:
     plan = plan_for(make_project, [pin])
     assert (plan.cuda, plan.base_image) == (cuda, image)
-    assert plan.extra_index_urls == (f"{CU}{cuda.replace('.', '')}",)
+    on_pypi = cuda == "12.1"  # torch 2.2's highest variant is the one PyPI serves
+    assert plan.extra_index_urls == (() if on_pypi else (f"{CU}{cuda.replace('.', '')}",))
 
 
 def test_wildcard_pin_resolves_to_the_newest_matching_release(make_project: MakeProject) -> None:
-    assert plan_for(make_project, ["torch==2.2.*"]).requirements == ("torch==2.2.2+cu121",)
+    assert plan_for(make_project, ["torch==2.2.*"]).requirements == ("torch==2.2.2",)
 
 
 def test_cu_suffix_selects_the_variant(make_project: MakeProject) -> None:
@@ -125,25 +142,25 @@ def test_explicit_cuda_with_matching_variant(make_project: MakeProject) -> None:
 
 def test_explicit_cuda_falls_back_to_a_lower_minor_of_the_same_major(make_project: MakeProject) -> None:
     plan = plan_for(make_project, ["torch==2.1.0"], cuda="12.4")
-    assert (plan.cuda, plan.extra_index_urls) == ("12.1", (f"{CU}121",))
+    assert (plan.cuda, plan.extra_index_urls) == ("12.1", ())
 
 
-def test_explicit_cuda_without_a_variant_lists_the_valid_choices(make_project: MakeProject) -> None:
-    message = plan_error(make_project, ["torch==2.1.0"], cuda="11.4")
-    assert message == (
-        "cog.yaml:4:9: build.cuda: torch 2.1.0 was not built for CUDA 11.4\n"
-        "  hint: set build.cuda to one of 11.8, 12.1 (or remove it to use 12.1)"
-    )
+def test_explicit_cuda_the_pin_was_not_built_for_warns_and_builds(make_project: MakeProject) -> None:
+    """As in Cog: the wheel brings its own CUDA, so the build goes on with the release's own variant."""
+    plan = plan_for(make_project, ["torch==1.13.0"], cuda="11.4", python="3.10")
+    assert (plan.cuda, plan.requirements, plan.base_image) == ("11.7", ("torch==1.13.0",), "python:3.10-slim")
+    assert plan.min_nvidia_driver == "515.43.04"
+    warning = next(w for w in plan.warnings if w.startswith("build.cuda 11.4"))
+    assert "torch 1.13.0 was not built for CUDA 11.4 (it was for 11.6, 11.7)" in warning
+    assert "wheels bring their own CUDA 11.7, so build.cuda is not used" in warning
+    assert "NVIDIA driver 515.43.04 or newer" in warning and 'Set cuda: "11.7"' in warning
 
 
 def test_torchvision_and_torchaudio_follow_torch(make_project: MakeProject) -> None:
     plan = plan_for(make_project, ["torch==2.1.0", "torchvision", "torchaudio==2.1.0", "numpy<2"])
-    assert plan.requirements == (
-        "torch==2.1.0+cu121",
-        "torchvision==0.16.0+cu121",
-        "torchaudio==2.1.0+cu121",
-        "numpy<2",
-    )
+    assert plan.requirements == ("torch==2.1.0", "torchvision==0.16.0", "torchaudio==2.1.0", "numpy<2")
+    plan = plan_for(make_project, ["torch==2.1.0", "torchvision", "torchaudio==2.1.0"], cuda="11.8")
+    assert plan.requirements == ("torch==2.1.0+cu118", "torchvision==0.16.0+cu118", "torchaudio==2.1.0+cu118")
 
 
 def test_torchvision_that_does_not_match_torch_is_an_error(make_project: MakeProject) -> None:
@@ -309,8 +326,8 @@ def test_custom_torch_wheel_needs_build_cuda_and_the_system_cuda(make_project: M
 
 def test_torchvision_pinned_alone_brings_its_torch_variant(make_project: MakeProject) -> None:
     plan = plan_for(make_project, ["torchvision==0.16.0"])
-    assert (plan.cuda, plan.requirements) == ("12.1", ("torchvision==0.16.0+cu121",))
-    assert plan.extra_index_urls == (f"{CU}121",)
+    assert (plan.cuda, plan.requirements) == ("12.1", ("torchvision==0.16.0",))
+    assert plan.extra_index_urls == ()
 
 
 def test_cu_label_that_contradicts_build_cuda(make_project: MakeProject) -> None:

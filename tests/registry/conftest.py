@@ -83,17 +83,14 @@ def tls_ca() -> trustme.CA:
     return trustme.CA()
 
 
-@pytest.fixture(scope="session")
-def tls_registry(
-    registry_bin: str, tmp_path_factory: pytest.TempPathFactory, tls_ca: trustme.CA
-) -> Iterator[Endpoint]:
-    root = tmp_path_factory.mktemp("tls")
-    cert = tls_ca.issue_cert("127.0.0.1", "localhost")
+def tls_htpasswd_registry(root: Path, ca: trustme.CA, **kwargs: object) -> tuple[Registry, Path]:
+    """A Distribution registry with TLS (a cert from `ca`) and htpasswd Basic auth for USER; and its CA file."""
+    cert = ca.issue_cert("127.0.0.1", "localhost")
     cert.cert_chain_pems[0].write_to_path(str(root / "server.crt"))
     for extra in cert.cert_chain_pems[1:]:
         extra.write_to_path(str(root / "server.crt"), append=True)
     cert.private_key_pem.write_to_path(str(root / "server.key"))
-    tls_ca.cert_pem.write_to_path(str(root / "ca.crt"))
+    ca.cert_pem.write_to_path(str(root / "ca.crt"))
     htpasswd = subprocess.run(
         ["htpasswd", "-Bbn", USER, PASSWORD], capture_output=True, text=True, check=True, timeout=30
     ).stdout
@@ -102,8 +99,17 @@ def tls_registry(
         root,
         auth={"htpasswd": {"realm": "cogkit-test", "path": str(root / "htpasswd")}},
         tls=(root / "server.crt", root / "server.key"),
+        **kwargs,  # type: ignore[arg-type]
     )
-    yield from _endpoint(registry, credentials=Credentials(USER, PASSWORD), ca_cert=root / "ca.crt")
+    return registry, root / "ca.crt"
+
+
+@pytest.fixture(scope="session")
+def tls_registry(
+    registry_bin: str, tmp_path_factory: pytest.TempPathFactory, tls_ca: trustme.CA
+) -> Iterator[Endpoint]:
+    registry, ca_file = tls_htpasswd_registry(tmp_path_factory.mktemp("tls"), tls_ca)
+    yield from _endpoint(registry, credentials=Credentials(USER, PASSWORD), ca_cert=ca_file)
 
 
 @pytest.fixture(scope="session")

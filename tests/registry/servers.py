@@ -1,4 +1,5 @@
-"""Real servers for the registry tests: CNCF Distribution, a JWT token issuer, a faulty TCP proxy."""
+"""Real servers for the registry tests: CNCF Distribution, a JWT token issuer, a faulty TCP proxy, and
+a foreign host that records every credential sent to it."""
 
 from __future__ import annotations
 
@@ -38,6 +39,10 @@ class Registry:
     root: Path
     auth: dict | None = None
     tls: tuple[Path, Path] | None = None
+    # `http.host`: the base of the absolute URLs (upload Locations) the registry hands out.
+    public_url: str | None = None
+    # The `redirect` storage middleware: blob reads are answered with a redirect to this base URL.
+    redirect_to: str | None = None
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
 
@@ -53,7 +58,9 @@ class Registry:
         http: dict = {"addr": self.host, "secret": "cogkit-test-secret"}
         if self.tls:
             http["tls"] = {"certificate": str(self.tls[0]), "key": str(self.tls[1])}
-        config = {
+        if self.public_url:
+            http["host"] = self.public_url
+        config: dict = {
             "version": 0.1,
             "log": {"level": "info", "accesslog": {"disabled": False}},
             "storage": {
@@ -64,6 +71,10 @@ class Registry:
         }
         if self.auth:
             config["auth"] = self.auth
+        if self.redirect_to:
+            config["middleware"] = {
+                "storage": [{"name": "redirect", "options": {"baseurl": self.redirect_to}}]
+            }
         path = self.root / "config.yml"
         path.write_text(yaml.safe_dump(config))
         log = (self.root / "registry.log").open("ab")
@@ -309,3 +320,82 @@ class Proxy:
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
                 sock.close()
+
+
+@dataclass(frozen=True)
+class Received:
+    method: str
+    path: str
+    authorization: str | None
+
+
+class ForeignHost:
+    """An HTTP server on a second loopback address (127.0.0.2) that is not the registry.
+
+    It records every request with its `Authorization` header and answers 401 with a Bearer
+    challenge of its own, whose realm (`/token`, on this host) hands out `FOREIGN_TOKEN` to anyone.
+    A client that follows Docker's rule sends it no credentials and never asks its realm.
+    """
+
+    ADDRESS = "127.0.0.2"
+    FOREIGN_TOKEN = "foreign-token-must-never-reach-the-registry"
+
+    def __init__(self) -> None:
+        self.received: list[Received] = []
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer((self.ADDRESS, 0), self._handler())
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.ADDRESS}:{self.port}"
+
+    def start(self) -> ForeignHost:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    @property
+    def credentials_seen(self) -> list[Received]:
+        with self._lock:
+            return [r for r in self.received if r.authorization]
+
+    @property
+    def token_requests(self) -> list[Received]:
+        with self._lock:
+            return [r for r in self.received if r.path.startswith("/token")]
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        host = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _any(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                if length:
+                    self.rfile.read(length)
+                with host._lock:
+                    host.received.append(Received(self.command, self.path, self.headers.get("Authorization")))
+                if self.path.startswith("/token"):
+                    body = json.dumps({"token": host.FOREIGN_TOKEN, "expires_in": 300}).encode()
+                    self.send_response(200)
+                else:
+                    body = json.dumps({"errors": [{"code": "UNAUTHORIZED", "message": "foreign"}]}).encode()
+                    self.send_response(401)
+                    realm = f'Bearer realm="{host.url}/token",service="foreign",scope="repository:x:pull"'
+                    self.send_header("WWW-Authenticate", realm)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _any
+
+        return Handler

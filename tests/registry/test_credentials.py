@@ -107,3 +107,11 @@ def test_broken_config_is_a_clear_error(docker_config: Path) -> None:
 
 def test_repr_hides_the_password() -> None:
     assert "hunter2" not in repr(Credentials("bob", "hunter2"))
+
+
+def test_an_unreadable_auths_entry_is_a_clear_error_without_the_secret(docker_config: Path) -> None:
+    secret = base64.b64encode(b"no-colon-here-s3cret").decode()
+    write_config({"auths": {"ghcr.io": {"auth": secret}}})
+    with pytest.raises(RegistryError, match=r"`auths` entry for ghcr.io .* cannot be read") as caught:
+        get_credentials("ghcr.io")
+    assert "s3cret" not in str(caught.value) and caught.value.__cause__ is None

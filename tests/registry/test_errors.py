@@ -98,3 +98,35 @@ def test_cli_renders_one_line_without_traceback(monkeypatch: pytest.MonkeyPatch)
     assert result.exit_code == 1
     assert "error: quota exceeded on r.example" in result.output
     assert "Traceback" not in result.output
+
+
+def test_busy_answers_are_retried_honouring_retry_after() -> None:
+    """429 with `Retry-After` (which a local Distribution never sends): retried, the wait taken from it."""
+    from cogkit.registry import replies, transport
+
+    answers = iter(
+        [("429 Too Many Requests", [("Retry-After", "0")]), ("503 Busy", []), ("202 Accepted", [])]
+    )
+
+    def app(environ: dict, start: Start) -> Iterable[bytes]:
+        status, headers = next(answers)
+        start(status, [*headers, ("Location", "/v2/r/blobs/uploads/u1")])
+        return [b""]
+
+    client = Transport(
+        "r.example", "r.example", scopes=[], use_config=False, http_transport=httpx.WSGITransport(app=app)
+    )
+    response = client.request("POST", "/v2/r/blobs/uploads/", ok=(202,), what="start an upload")
+    assert response.status_code == 202 and client.retries == 2
+
+    def busy(value: str) -> Exception:
+        request = httpx.Request("GET", "https://r.example/v2/")
+        return transport._TransientStatus(
+            httpx.Response(429, headers={"Retry-After": value}, request=request)
+        )
+
+    assert transport._backoff(busy("7")) == 7.0
+    assert transport._backoff(busy("86400")) == transport.MAX_RETRY_AFTER_S  # capped
+    assert transport._backoff(busy("soon")) is True  # unreadable: the jittered backoff
+    date = httpx.Response(503, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})
+    assert replies.retry_after(date) == 0.0  # a date in the past: go now

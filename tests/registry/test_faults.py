@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 from cogkit.errors import RegistryError
-from cogkit.registry import BlobCache, ManifestFormat, login, push_image
+from cogkit.registry import BlobCache, Credentials, ManifestFormat, login, push_image
+from cogkit.registry.auth import basic_header
 from cogkit.registry.credentials import config_path, get_credentials
 from tests.registry.conftest import PASSWORD, USER, AppImages, Endpoint
 
@@ -50,7 +51,7 @@ def assert_complete(endpoint: Endpoint, repository: str, tag: str) -> None:
     if endpoint.issuer:
         headers = {"Authorization": f"Bearer {endpoint.issuer.sign([f'repository:{repository}:pull'], USER)}"}
     elif endpoint.credentials:
-        headers = {"Authorization": httpx.BasicAuth(USER, PASSWORD)._auth_header}
+        headers = {"Authorization": basic_header(Credentials(USER, PASSWORD))}
     else:
         headers = {}
     for digest in endpoint.registry.manifest_blobs(repository, tag, headers=headers):

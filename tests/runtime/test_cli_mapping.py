@@ -35,7 +35,7 @@ def test_build_flags_map_onto_build_project(monkeypatch: pytest.MonkeyPatch, tmp
     ]  # fmt: skip
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
-    assert seen["tag"] == "me/model:1" and seen["no_cache"] is True and seen["progress"] == "plain"
+    assert seen["tag"] == "me/model:1" and seen["no_cache"] is True and seen["on_event"].mode == "plain"
     assert seen["base_image"] == "mirror/python:3.11-slim" and seen["ca_cert"] == tmp_path / "ca.pem"
     assert [s.id for s in seen["secrets"]] == ["token"] and seen["config"] == Path("x/cog.yaml")
 

@@ -406,3 +406,66 @@ def test_misspelt_key_is_one_line_naming_the_line(make_project: MakeProject) -> 
         "cog.yaml:3:3: build.pyton_version: unknown key 'pyton_version'\n  hint: did you mean 'python_version'?"
     )
     assert (caught.value.line, caught.value.column, caught.value.key) == (3, 3, "build.pyton_version")
+
+
+def alias_bomb(levels: int = 9, fanout: int = 9) -> str:
+    """The 500-byte file of the issue: each anchor aliases the previous one `fanout` times."""
+    lines = ['a0: &a0 ["lol"]']
+    for level in range(1, levels + 1):
+        aliases = ", ".join([f"*a{level - 1}"] * fanout)
+        lines.append(f"a{level}: &a{level} [{aliases}]")
+    return "build:\n  gpu: false\npredict: predict.py:Predictor\n" + "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("merge", [False, True], ids=["sequences", "merge-keys"])
+def test_an_alias_bomb_is_refused_after_visiting_each_node_once(
+    make_project: MakeProject, monkeypatch: pytest.MonkeyPatch, merge: bool
+) -> None:
+    """9 levels of 9 aliases would be 9**9 values; the check must visit each written node once."""
+    from cogkit.spec import yamlmarks
+
+    text = alias_bomb()
+    if merge:  # the same bomb through `<<:` merge keys, which PyYAML expands by copying
+        text = "build:\n  gpu: false\na0: &a0 {k: v}\n" + "".join(
+            f"a{n}: &a{n} {{<<: [{', '.join([f'*a{n - 1}'] * 9)}]}}\n" for n in range(1, 10)
+        )
+    visited: list[object] = []
+    children = yamlmarks._children
+    monkeypatch.setattr(yamlmarks, "_children", lambda node: visited.append(node) or children(node))
+    path = make_project(text, {"predict.py": ""})
+    with pytest.raises(SpecError) as caught:
+        load_spec(path)
+    message = str(caught.value).partition("\n")[0]
+    assert message.startswith("cog.yaml:") and "alias bomb" in message, message
+    assert len(visited) < 200  # each distinct node once (the file has about a hundred), never 9**9
+
+
+def test_a_circular_alias_is_refused(make_project: MakeProject) -> None:
+    path = make_project("build: &loop\n  gpu: false\n  run: [*loop]\npredict: predict.py:Predictor\n")
+    with pytest.raises(SpecError, match=r"^cog.yaml:\d+:\d+: invalid YAML: an alias refers to"):
+        load_spec(path)
+
+
+def test_ordinary_aliases_still_load(make_project: MakeProject) -> None:
+    text = alias_bomb(levels=2, fanout=3).replace("predict: predict.py:Predictor\n", "")
+    path = make_project(text + "predict: predict.py:Predictor\n", {"predict.py": ""})
+    with pytest.raises(SpecError, match="unknown key 'a0'"):  # loads, then fails on the unknown key
+        load_spec(path)
+
+
+@pytest.mark.parametrize("key", ["predict", "train"])
+@pytest.mark.parametrize(
+    "where", ["../other/predict.py", "/srv/models/predict.py", "sub/../../predict.py", "link.py"]
+)
+def test_a_predictor_outside_the_project_is_refused(
+    make_project: MakeProject, tmp_path_factory: pytest.TempPathFactory, key: str, where: str
+) -> None:
+    outside = tmp_path_factory.mktemp("other")
+    (outside / "predict.py").write_text("class Predictor: pass\n")
+    path = make_project(f'build:\n  python_version: "3.11"\n{key}: "{where}:Predictor"\n', {"sub/x.py": ""})
+    (path.parent / "link.py").symlink_to(outside / "predict.py")  # a link out of the project
+    with pytest.raises(SpecError) as caught:
+        load_spec(path)
+    message = str(caught.value).partition("\n")[0]
+    assert message.startswith(f"cog.yaml:3:1: {key}: '{where}:Predictor': "), message
+    assert "is outside the project folder" in message

@@ -4,7 +4,8 @@
     python -m cogkit.plan.data.regenerate ../shared/reference  # from a newer copy (then vendor it)
 
 Inputs: `pytorch-builds.tsv`, `tensorflow-builds.tsv` and `nvidia-cuda-images.tsv` from the
-reference folder (a copy lives in `reference/` beside this file), plus `facts/pytorch-extra.tsv` (releases the reference lacks) and
+reference folder (a copy lives in `reference/` beside this file), plus `facts/pytorch-extra.tsv` (releases the reference lacks),
+`facts/torch-pypi-cuda.tsv` (the CUDA of each release's Linux wheel on PyPI) and
 `facts/cuda-drivers.tsv` (NVIDIA's minimum driver per CUDA release) beside this file.
 The output is sorted and stable, so a test can check that the shipped file is current.
 """
@@ -44,6 +45,7 @@ def torch_rows(reference: Path) -> list[dict[str, Any]]:
     rows: dict[str, dict[str, str]] = {}
     for row in read_tsv(reference / "pytorch-builds.tsv") + read_tsv(HERE / "facts" / "pytorch-extra.tsv"):
         rows[row["torch"]] = row  # the facts file may correct a reference row
+    on_pypi = {r["version"]: r["cuda"] for r in read_tsv(HERE / "facts" / "torch-pypi-cuda.tsv")}
     result = []
     for version in sorted(rows, key=Version):
         row = rows[version]
@@ -57,6 +59,7 @@ def torch_rows(reference: Path) -> list[dict[str, Any]]:
                 "cpu": "cpu" in variants,
                 "pythons": _split(row["pythons"]),
                 "find_links": Version(version) < FIND_LINKS_BEFORE,
+                "pypi_cuda": on_pypi.get(version),
             }
         )
     return result

@@ -4,13 +4,16 @@
 FROM nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04 AS uv
 
 ARG DEBIAN_FRONTEND=noninteractive
+# Logs and caches that record when they were written are dropped, so the layer depends only on the packages.
 # Versions come from the base image's distribution release, as in Cog; pinning each would break on every point release.
 # hadolint ignore=DL3008
 RUN --mount=type=cache,id=cogkit-apt-nvidia-cuda-12-4-1-cudnn-runtime-ubuntu22-04-archives,target=/var/cache/apt,sharing=locked \
     --mount=type=cache,id=cogkit-apt-nvidia-cuda-12-4-1-cudnn-runtime-ubuntu22-04-lists,target=/var/lib/apt/lists,sharing=locked \
     rm -f /etc/apt/apt.conf.d/docker-clean \
     && apt-get update -qq \
-    && apt-get install -qqy --no-install-recommends python3-venv
+    && apt-get install -qqy --no-install-recommends python3-venv \
+    && rm -f /var/log/dpkg.log /var/log/alternatives.log /var/log/apt/history.log /var/log/apt/term.log \
+        /var/cache/ldconfig/aux-cache
 RUN python3 -m venv /opt/uv \
     && PIP_DISABLE_PIP_VERSION_CHECK=1 /opt/uv/bin/pip install --no-cache-dir uv==0.13.9
 
@@ -24,6 +27,9 @@ ARG DEBIAN_FRONTEND=noninteractive
 ARG UV_LINK_MODE=copy
 # Compile .pyc at install time, as pip does, so that the first prediction does not pay for it.
 ARG UV_COMPILE_BYTECODE=1
+# Same inputs, same layers: hash-checked .pyc files (valid whatever the timestamps) in a fixed order.
+ARG SOURCE_DATE_EPOCH=315532800
+ARG PYTHONHASHSEED=0
 ARG UV_PYTHON_PREFERENCE=only-managed
 ARG UV_PYTHON_INSTALL_DIR=/opt/python
 # Air-gapped: `--build-arg UV_PYTHON_INSTALL_MIRROR=https://mirror/…` replaces GitHub for the Python download.

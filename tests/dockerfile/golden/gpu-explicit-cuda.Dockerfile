@@ -19,6 +19,9 @@ ARG DEBIAN_FRONTEND=noninteractive
 ARG UV_LINK_MODE=copy
 # Compile .pyc at install time, as pip does, so that the first prediction does not pay for it.
 ARG UV_COMPILE_BYTECODE=1
+# Same inputs, same layers: hash-checked .pyc files (valid whatever the timestamps) in a fixed order.
+ARG SOURCE_DATE_EPOCH=315532800
+ARG PYTHONHASHSEED=0
 ARG UV_PYTHON_PREFERENCE=only-system
 
 # cogkit's server runtime: its own venv, never on the user's PATH, so user requirements cannot clash with it.

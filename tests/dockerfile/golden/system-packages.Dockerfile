@@ -17,16 +17,22 @@ ARG DEBIAN_FRONTEND=noninteractive
 ARG UV_LINK_MODE=copy
 # Compile .pyc at install time, as pip does, so that the first prediction does not pay for it.
 ARG UV_COMPILE_BYTECODE=1
+# Same inputs, same layers: hash-checked .pyc files (valid whatever the timestamps) in a fixed order.
+ARG SOURCE_DATE_EPOCH=315532800
+ARG PYTHONHASHSEED=0
 ARG UV_PYTHON_PREFERENCE=only-system
 
 # system_packages (cog.yaml)
+# Logs and caches that record when they were written are dropped, so the layer depends only on the packages.
 # Versions come from the base image's distribution release, as in Cog; pinning each would break on every point release.
 # hadolint ignore=DL3008
 RUN --mount=type=cache,id=cogkit-apt-python-3-11-slim-archives,target=/var/cache/apt,sharing=locked \
     --mount=type=cache,id=cogkit-apt-python-3-11-slim-lists,target=/var/lib/apt/lists,sharing=locked \
     rm -f /etc/apt/apt.conf.d/docker-clean \
     && apt-get update -qq \
-    && apt-get install -qqy --no-install-recommends ffmpeg libgl1
+    && apt-get install -qqy --no-install-recommends ffmpeg libgl1 \
+    && rm -f /var/log/dpkg.log /var/log/alternatives.log /var/log/apt/history.log /var/log/apt/term.log \
+        /var/cache/ldconfig/aux-cache
 
 # cogkit's server runtime: its own venv, never on the user's PATH, so user requirements cannot clash with it.
 # Only third-party dependencies here; cogkit's own code comes late (it changes often during development).

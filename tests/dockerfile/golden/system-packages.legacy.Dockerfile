@@ -17,14 +17,20 @@ ARG DEBIAN_FRONTEND=noninteractive
 ARG UV_LINK_MODE=copy
 # Compile .pyc at install time, as pip does, so that the first prediction does not pay for it.
 ARG UV_COMPILE_BYTECODE=1
+# Same inputs, same layers: hash-checked .pyc files (valid whatever the timestamps) in a fixed order.
+ARG SOURCE_DATE_EPOCH=315532800
+ARG PYTHONHASHSEED=0
 ARG UV_PYTHON_PREFERENCE=only-system
 ARG UV_NO_CACHE=1
 
 # system_packages (cog.yaml)
+# Logs and caches that record when they were written are dropped, so the layer depends only on the packages.
 # Versions come from the base image's distribution release, as in Cog; pinning each would break on every point release.
 # hadolint ignore=DL3008
 RUN apt-get update -qq \
     && apt-get install -qqy --no-install-recommends ffmpeg libgl1 \
+    && rm -f /var/log/dpkg.log /var/log/alternatives.log /var/log/apt/history.log /var/log/apt/term.log \
+        /var/cache/ldconfig/aux-cache \
     && rm -rf /var/lib/apt/lists/*
 
 # The legacy builder cannot bind-mount from a stage, so uv is copied in (and removed after the installs).

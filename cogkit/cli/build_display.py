@@ -1,4 +1,9 @@
-"""Show a build as it happens: a live rich view, plain builder lines, or nothing; timings at the end."""
+"""Show a build as it happens: a live rich view, plain builder lines, or nothing; timings at the end.
+
+`BuildDisplay` is the `on_event` callback of `cogkit.image.build.build_project`: the library
+reports, this module prints. Every text that came from outside (warnings, builder output, step
+names) is escaped, so `torch[extra]` prints as written and a stray `[/x]` cannot break the output.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from cogkit.image.build import BuilderLine, BuildEvent, BuildNote, NoteKind
 from cogkit.image.progress import Step
 
 Progress = Literal["auto", "plain", "quiet"]
@@ -40,6 +46,17 @@ class BuildDisplay:
         if self._live is not None:
             self._live.__exit__(None, None, None)
             self._live = None
+
+    def __call__(self, event: BuildEvent) -> None:
+        if isinstance(event, BuilderLine):
+            self.line(event.text, event.step)
+        elif isinstance(event, BuildNote):
+            self.note(event)
+
+    def note(self, note: BuildNote) -> None:
+        """Shown in every mode, quiet included: a warning may need action."""
+        style = "yellow" if note.kind is NoteKind.WARNING else "dim"
+        self.console.print(f"[{style}]{note.kind.value}:[/] {escape(note.text)}", highlight=False)
 
     def line(self, text: str, step: Step | None) -> None:
         if self.mode == "plain":
