@@ -7,6 +7,7 @@
     ├── BuildError              the image build failed (exit 1)
     ├── EngineError             the Docker engine is missing or refused (exit 1)
     ├── PredictorError          user code cannot be loaded or served (exit 1)
+    │   └── WorkerNotReady      the worker is (re)starting: wait for READY and retry (a 503)
     ├── PredictionFailed        a prediction ran and failed (exit 1)
     └── RegistryError           a push, pull or login failed (exit 1)
 
@@ -88,6 +89,11 @@ class EngineError(CogkitError):
 
 class PredictorError(CogkitError):
     pass
+
+
+class WorkerNotReady(PredictorError):
+    """A prediction sent while the worker restarts (after a crash or sys.exit). Not a failed
+    prediction: the server waits for READY (`WorkerClient.wait_state_change`) or answers 503."""
 
 
 class PredictionFailed(CogkitError):

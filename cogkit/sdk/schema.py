@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import copy
 import re
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 from cogkit.errors import PredictorError
+from cogkit.mode import Mode
 from cogkit.sdk.input import MISSING
 from cogkit.sdk.loader import Field, PredictorShape, load_shape
 from cogkit.sdk.typespec import OutputSpec, json_schema, title_of
@@ -21,7 +22,7 @@ __all__ = ["base_document", "input_schema", "openapi_schema", "output_schema", "
 REF = "#/components/schemas/"
 
 
-def openapi_schema(predictor_ref: str, *, cwd: str, mode: str = "predict") -> Dict[str, Any]:
+def openapi_schema(predictor_ref: str, *, cwd: str, mode: Union[Mode, str] = Mode.PREDICT) -> Dict[str, Any]:
     """Import `predictor_ref` from `cwd` and build its full OpenAPI document."""
     return document_for(load_shape(predictor_ref, cwd=cwd, mode=mode))
 
@@ -174,7 +175,7 @@ def base_document(
     input_schema: Dict[str, Any],
     output_schema: Dict[str, Any],
     *,
-    mode: str = "predict",
+    mode: Union[Mode, str] = Mode.PREDICT,
     extra_components: Optional[Dict[str, Any]] = None,
 ) -> Dict[str, Any]:
     """The full document around `Input`/`Output`; in train mode the Training* names are used."""

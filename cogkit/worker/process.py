@@ -52,6 +52,7 @@ class Generation:
         self.setup_result: Optional[Any] = None
         self.timed_out: Optional[float] = None
         self.exited = False
+        self.exiting = False  # it announced its exit, or its socket or process ended
         self._send_lock = asyncio.Lock()
 
     @classmethod
@@ -72,6 +73,11 @@ class Generation:
         async with self._send_lock:
             self.writer.write(data)
             await self.writer.drain()
+
+    async def send_quietly(self, data: bytes) -> None:
+        """`send`, for a message whose loss the child's exit handling covers anyway."""
+        with contextlib.suppress(ConnectionError, OSError):
+            await self.send(data)
 
     async def exit_code(self, timeout: Optional[float] = None) -> Optional[int]:
         """The child's exit status once it has exited (None on timeout).
