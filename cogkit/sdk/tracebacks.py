@@ -26,7 +26,7 @@ def describe(exc: BaseException) -> str:
 
 
 def format_user_error(exc: BaseException, what: str) -> str:
-    """`what: ValueError: ...`, then the user's frames and, for a SyntaxError, the line and caret.
+    """`what ValueError: ...`, then the user's frames and, for a SyntaxError, the line and caret.
 
     Causes (`raise ... from e`, or an error while handling another) follow, each the same way.
     """
@@ -36,12 +36,12 @@ def format_user_error(exc: BaseException, what: str) -> str:
     heading = what
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        parts.append(f"{heading}: {describe(current)}\n")
+        parts.append(f"{heading} {describe(current)}\n")
         parts += _frames(current)
         if current.__cause__ is not None:
-            current, heading = current.__cause__, "caused by"
+            current, heading = current.__cause__, "caused by:"
         elif current.__context__ is not None and not current.__suppress_context__:
-            current, heading = current.__context__, "while handling"
+            current, heading = current.__context__, "while handling:"
         else:
             current = None
     return "".join(parts)

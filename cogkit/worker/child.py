@@ -170,9 +170,9 @@ def main(argv: Optional[List[str]] = None) -> None:
         _fatal(channel, capture, str(e))
         return
     except BaseException as e:  # the user's module raised while importing: show it, as a setup failure
-        what = f"importing {args.ref.rpartition(':')[0]} failed"
+        what = f"importing {args.ref.rpartition(':')[0]} failed:"
         sys.stderr.write(format_user_error(e, what))
-        _fatal(channel, capture, f"{what}: {describe(e)}")
+        _fatal(channel, capture, f"{what} {describe(e)}")
         return
     channel.send(
         Schema(document, shape.max_concurrency, shape.is_async, shape.output.iterator, shape.has_healthcheck)

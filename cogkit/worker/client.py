@@ -294,26 +294,21 @@ class WorkerClient(Dispatcher):
 
     async def _watch(self, gen: Generation) -> None:
         """Dispatch the child's messages until it exits, then settle everything it left open."""
-        reader = gen.reader
         pumps = [asyncio.ensure_future(self._pump(gen, s, n)) for s, n in gen.pipes()]
-        while True:
-            try:
-                line = await reader.readline()
-            except (ConnectionError, OSError, ValueError) as e:  # reset, or a line over READ_LIMIT
-                self._server_log(f"cogkit: lost the worker's message stream: {e!r}\n")
-                self._child_lost(gen)
-                await gen.terminate(0)
-                break
-            if not line:
-                break
-            try:
-                message = decode(line, FROM_CHILD)
-            except ProtocolError as e:
-                self._message_failed(e.prediction_id, e)
-            else:
-                self._handle(gen, message, len(line))
-            if self._congested is not None:
-                await self._wait_for_room(gen)
+        try:
+            async for line in gen.lines():
+                try:
+                    message = decode(line, FROM_CHILD)
+                except ProtocolError as e:
+                    self._message_failed(e.prediction_id, e)
+                else:
+                    self._handle(gen, message, len(line))
+                if self._congested is not None:
+                    await self._wait_for_room(gen)
+        except (ConnectionError, OSError, ValueError) as e:  # reset, or a message over the limit
+            self._server_log(f"cogkit: lost the worker's message stream: {e!r}\n")
+            self._child_lost(gen)
+            await gen.terminate(0)
         self._child_lost(gen)
         await gen.wait_exit(STOP_GRACE_S)
         await asyncio.wait(pumps, timeout=2.0)

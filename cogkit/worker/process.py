@@ -7,13 +7,18 @@ import contextlib
 import os
 import signal
 import socket
-from typing import Any, List, Optional, Tuple
+from typing import Any, AsyncIterator, List, Optional, Tuple
 
 from cogkit.worker.events import utcnow
 
 EXIT_POLL_S = 0.05
 PIPE_CLOSE_S = 2.0
-READ_LIMIT = 1 << 30  # a single output value may be large; a line is one message
+# The socket is read in chunks into a buffer of at most BUFFER_BYTES (past which asyncio stops
+# reading, so the child's writes block: backpressure); a message, one line, may be up to
+# MESSAGE_LIMIT_BYTES (a single output value may be large).
+BUFFER_BYTES = 1 << 20
+READ_CHUNK = 256 << 10
+MESSAGE_LIMIT_BYTES = 1 << 30
 
 _SIGNAL_NOTES = {
     signal.SIGKILL: "often the out-of-memory killer",
@@ -57,7 +62,7 @@ class Generation:
 
     @classmethod
     async def open(cls, proc: asyncio.subprocess.Process, sock: socket.socket) -> Generation:
-        reader, writer = await asyncio.open_unix_connection(sock=sock, limit=READ_LIMIT)
+        reader, writer = await asyncio.open_unix_connection(sock=sock, limit=BUFFER_BYTES)
         return cls(proc, reader, writer)
 
     @property
@@ -68,6 +73,27 @@ class Generation:
         return [
             (s, n) for s, n in ((self.proc.stdout, "stdout"), (self.proc.stderr, "stderr")) if s is not None
         ]
+
+    async def lines(self) -> AsyncIterator[bytes]:
+        """The child's messages, one line each, until EOF. Several often come in one read (a final
+        output and its done are written together). Raises ValueError past MESSAGE_LIMIT_BYTES."""
+        buffer = bytearray()
+        scanned = 0  # no newline before this offset: a long message is not searched again
+        while True:
+            data = await self.reader.read(READ_CHUNK)
+            if not data:
+                return
+            buffer += data
+            start = 0
+            end = buffer.find(b"\n", scanned)
+            while end >= 0:
+                yield bytes(buffer[start : end + 1])
+                start = end + 1
+                end = buffer.find(b"\n", start)
+            del buffer[:start]
+            scanned = len(buffer)
+            if scanned > MESSAGE_LIMIT_BYTES:
+                raise ValueError(f"a worker message is larger than {MESSAGE_LIMIT_BYTES} bytes")
 
     async def send(self, data: bytes) -> None:
         async with self._send_lock:

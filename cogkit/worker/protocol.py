@@ -216,15 +216,23 @@ def _salvage_id(line: bytes, table: Dict[str, Type[Any]]) -> Optional[str]:
     """The prediction id of a line that does not decode as a whole: `["tag","id",...`."""
     text = line.decode("utf-8", "replace")
     try:
-        if not text.startswith("["):
+        start = _skip_space(text, 0)
+        if text[start : start + 1] != "[":
             return None
-        tag, end = _DECODER.raw_decode(text, 1)
+        tag, end = _DECODER.raw_decode(text, _skip_space(text, start + 1))
+        end = _skip_space(text, end)
         if tag not in table or tag not in ABOUT_A_PREDICTION or text[end : end + 1] != ",":
             return None
-        prediction_id, _ = _DECODER.raw_decode(text, end + 1)
-    except (ValueError, RecursionError):
+        prediction_id, _ = _DECODER.raw_decode(text, _skip_space(text, end + 1))
+    except (ValueError, RecursionError, TypeError):  # TypeError: an unhashable tag
         return None
     return prediction_id if isinstance(prediction_id, str) else None
+
+
+def _skip_space(text: str, index: int) -> int:
+    while text[index : index + 1].isspace():
+        index += 1
+    return index
 
 
 def _id_of(message: Message) -> Optional[str]:

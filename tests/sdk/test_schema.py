@@ -7,6 +7,7 @@ import pathlib
 import pytest
 
 from cogkit.errors import PredictorError
+from cogkit.mode import Mode
 from cogkit.sdk.openapi_paths import merge
 from cogkit.sdk.schema import base_document, openapi_schema
 
@@ -97,14 +98,20 @@ def test_structured_and_iterator_outputs() -> None:
     assert frames["items"] == {"type": "string", "format": "uri"}
 
 
-def test_train_mode_and_merge(doc: dict) -> None:
-    train = openapi_schema("everything.py:train", cwd=str(FIXTURES), mode="train")
+@pytest.mark.parametrize("mode", [Mode.TRAIN, "train"])
+def test_train_mode_and_merge(doc: dict, mode: Mode | str) -> None:
+    train = openapi_schema("everything.py:train", cwd=str(FIXTURES), mode=mode)
     schemas = train["components"]["schemas"]
     assert {"TrainingInput", "TrainingOutput", "TrainingRequest", "TrainingResponse"} <= set(schemas)
     assert "/trainings" in train["paths"] and "/trainings/{training_id}/cancel" in train["paths"]
     merged = merge(doc, train)
     assert {"Input", "TrainingInput"} <= set(merged["components"]["schemas"])
     assert {"/predictions", "/trainings"} <= set(merged["paths"])
+
+
+def test_an_unknown_mode_is_a_predictor_error() -> None:
+    with pytest.raises(PredictorError, match="unknown mode 'serve'; use 'predict' or 'train'"):
+        openapi_schema("everything.py:train", cwd=str(FIXTURES), mode="serve")
 
 
 def test_base_document_for_the_server() -> None:
