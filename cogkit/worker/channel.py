@@ -12,7 +12,10 @@ pressure on to the server's reader, instead of memory growing on either side.
 
 The child exits when its parent goes, however it went: at EOF on the socket, or when the parent
 pid changes (a process the server forked may still hold the socket open). It takes its process
-group with it, so the predictor's own subprocesses do not outlive the server either.
+group with it, so the predictor's own subprocesses do not outlive the server either. Both are
+noticed on threads of ours. PR_SET_PDEATHSIG is not used: it fires when the *thread* that forked
+the child ends, and the signal would end the child alone (SIGKILL) or wait for the main thread
+to leave the user's C code (a Python handler), leaving the group's other processes behind.
 """
 
 from __future__ import annotations
