@@ -188,12 +188,14 @@ class WorkerClient(Dispatcher):
                 pending.took(size)
                 finished = isinstance(event, DoneEvent)
                 yield event
-                remove_files(temp_files)  # the consumer is back for more: done with this event
-                temp_files = []
+                if temp_files:  # the consumer is back for more: done with this event
+                    remove_files(temp_files)
+                    temp_files = []
                 if finished:
                     return
         finally:
-            remove_files(temp_files)
+            if temp_files:
+                remove_files(temp_files)
             if not finished:  # the consumer went away: cancel, and let the child's done close it
                 self._abandon(prediction_id, pending)
 
@@ -296,15 +298,19 @@ class WorkerClient(Dispatcher):
         """Dispatch the child's messages until it exits, then settle everything it left open."""
         pumps = [asyncio.ensure_future(self._pump(gen, s, n)) for s, n in gen.pipes()]
         try:
-            async for line in gen.lines():
-                try:
-                    message = decode(line, FROM_CHILD)
-                except ProtocolError as e:
-                    self._message_failed(e.prediction_id, e)
-                else:
-                    self._handle(gen, message, len(line))
-                if self._congested is not None:
-                    await self._wait_for_room(gen)
+            while True:
+                lines = await gen.read_lines()
+                if not lines:
+                    break
+                for line in lines:
+                    try:
+                        message = decode(line, FROM_CHILD)
+                    except ProtocolError as e:
+                        self._message_failed(e.prediction_id, e)
+                    else:
+                        self._handle(gen, message, len(line))
+                    if self._congested is not None:
+                        await self._wait_for_room(gen)
         except (ConnectionError, OSError, ValueError) as e:  # reset, or a message over the limit
             self._server_log(f"cogkit: lost the worker's message stream: {e!r}\n")
             self._child_lost(gen)

@@ -83,7 +83,7 @@ class OutputConverter:
 
     def plain(self, value: Any) -> Any:
         """A JSON-ready copy in which files are plain path strings (for metrics)."""
-        return self._convert(value, (), [], 0)
+        return self._convert(value, (), [], 0) if value else value
 
     def _convert(self, value: Any, at: Tuple[Any, ...], files: List[Any], depth: int) -> Any:
         if type(value) in _PLAIN or value is None or isinstance(value, (bool, int, float, str)):

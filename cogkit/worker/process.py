@@ -7,7 +7,7 @@ import contextlib
 import os
 import signal
 import socket
-from typing import Any, AsyncIterator, List, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 from cogkit.worker.events import utcnow
 
@@ -58,6 +58,7 @@ class Generation:
         self.timed_out: Optional[float] = None
         self.exited = False
         self.exiting = False  # it announced its exit, or its socket or process ended
+        self._partial = bytearray()  # the start of a message not yet read in full
         self._send_lock = asyncio.Lock()
 
     @classmethod
@@ -74,26 +75,32 @@ class Generation:
             (s, n) for s, n in ((self.proc.stdout, "stdout"), (self.proc.stderr, "stderr")) if s is not None
         ]
 
-    async def lines(self) -> AsyncIterator[bytes]:
-        """The child's messages, one line each, until EOF. Several often come in one read (a final
-        output and its done are written together). Raises ValueError past MESSAGE_LIMIT_BYTES."""
-        buffer = bytearray()
-        scanned = 0  # no newline before this offset: a long message is not searched again
+    async def read_lines(self) -> List[bytes]:
+        """The next whole messages from the child, each a line without its newline; [] at EOF.
+        Several often come in one read (a final output and its done are written together).
+        Raises ValueError past MESSAGE_LIMIT_BYTES."""
         while True:
             data = await self.reader.read(READ_CHUNK)
             if not data:
-                return
-            buffer += data
-            start = 0
-            end = buffer.find(b"\n", scanned)
-            while end >= 0:
-                yield bytes(buffer[start : end + 1])
-                start = end + 1
-                end = buffer.find(b"\n", start)
-            del buffer[:start]
-            scanned = len(buffer)
-            if scanned > MESSAGE_LIMIT_BYTES:
+                return []
+            lines = self._split(data)
+            if lines:
+                return lines
+
+    def _split(self, data: bytes) -> List[bytes]:
+        buffer = self._partial
+        if not buffer and data.endswith(b"\n"):  # the usual case: whole messages only
+            return data.split(b"\n")[:-1]
+        scanned = len(buffer)  # no newline before this offset: a long message is not searched again
+        buffer += data
+        end = buffer.rfind(b"\n", scanned)
+        if end < 0:
+            if len(buffer) > MESSAGE_LIMIT_BYTES:
                 raise ValueError(f"a worker message is larger than {MESSAGE_LIMIT_BYTES} bytes")
+            return []
+        whole = bytes(buffer[:end])
+        del buffer[: end + 1]
+        return whole.split(b"\n")
 
     async def send(self, data: bytes) -> None:
         async with self._send_lock:

@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import operator
 import os
 import pathlib
 import typing
-from typing import Any, ClassVar, Dict, List, Optional, Tuple, Type
+from typing import Any, Callable, ClassVar, Dict, List, Optional, Tuple, Type
 
 # -- parent → child -------------------------------------------------------------------------------
 
@@ -179,9 +180,8 @@ class ProtocolError(Exception):
 def encode(message: Message) -> bytes:
     """One message as one line. Raises ProtocolError for a value JSON cannot hold (too deep,
     circular, or of a type json does not know)."""
-    fields = [getattr(message, name) for name in _FIELDS[type(message)]]
     try:
-        text = _ENCODER.encode([message.TAG, *fields])
+        text = _ENCODER.encode(_AS_LIST[type(message)](message))
     except RecursionError:
         raise ProtocolError("the value is nested too deeply to send", prediction_id=_id_of(message)) from None
     except (TypeError, ValueError) as e:
@@ -266,7 +266,20 @@ def _field_checks(cls: Type[Any]) -> List[Tuple[str, Tuple[type, ...]]]:
 
 
 _CHECKS = {cls: _field_checks(cls) for cls in (*TO_CHILD.values(), *FROM_CHILD.values())}
-_FIELDS = {cls: tuple(name for name, _ in checks) for cls, checks in _CHECKS.items()}
+
+
+def _as_list(cls: Type[Any]) -> Callable[[Any], List[Any]]:
+    """`[TAG, field, ...]` for a message of `cls`; a field getter built once per class."""
+    names = [name for name, _ in _CHECKS[cls]]
+    if not names:
+        return lambda message: [cls.TAG]
+    get = operator.attrgetter(*names)
+    if len(names) == 1:
+        return lambda message: [cls.TAG, get(message)]
+    return lambda message: [cls.TAG, *get(message)]
+
+
+_AS_LIST = {cls: _as_list(cls) for cls in _CHECKS}
 # Built once: json.dumps/json.loads with options build a new encoder/decoder on every call.
 _ENCODER = json.JSONEncoder(separators=(",", ":"))
 _DECODER = json.JSONDecoder()

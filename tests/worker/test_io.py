@@ -152,3 +152,16 @@ def _paths(value: object) -> list[pathlib.Path]:
     if isinstance(value, list):
         return [p for v in value for p in _paths(v)]
     return []
+
+
+def test_an_output_larger_than_the_read_buffer_arrives_whole() -> None:
+    async def go() -> None:
+        async with started("big_output.py:predict") as client:
+            await client.wait_for_setup()
+            for size in (5 << 20, 3, 1 << 20):  # several reads of the socket each, then one
+                result = await collect(client, f"p{size}", {"size": size})
+                assert result.done.status == "succeeded", result.done.error
+                expected = "".join(chr(ord("a") + i % 26) for i in range(size))
+                assert result.values == [expected]
+
+    run(go())
