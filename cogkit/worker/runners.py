@@ -29,15 +29,15 @@ from cogkit.worker.protocol import Cancel, HealthCheck, HealthResult, Predict, P
 _END = object()
 
 
-def _exit_error(exc: SystemExit) -> str:
-    return f"predict() called sys.exit({exc.code!r}); the worker restarts"
+def _exit_error(method: str, exc: SystemExit) -> str:
+    return f"{method}() called sys.exit({exc.code!r}); the worker restarts"
 
 
-def _failure(exc: BaseException) -> str:
+def _failure(method: str, exc: BaseException) -> str:
     """The error of a prediction that raised; user code's own errors are logged with their frames."""
     if isinstance(exc, (OutputError, ProtocolError)):  # the output cannot be sent: say why, no traceback
-        return f"predict() returned an output that cannot be sent: {exc}"
-    sys.stderr.write(format_user_error(exc, "predict() raised"))
+        return f"{method}() returned an output that cannot be sent: {exc}"
+    sys.stderr.write(format_user_error(exc, f"{method}() raised"))
     return describe(exc)
 
 
@@ -164,9 +164,9 @@ class SyncRunner:
             status = "canceled"
         except SystemExit as e:
             code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-            status, error, exit_code = "failed", _exit_error(e), code
+            status, error, exit_code = "failed", _exit_error(child.shape.method, e), code
         except BaseException as e:
-            status, error = "failed", _failure(e)
+            status, error = "failed", _failure(child.shape.method, e)
         finally:
             self.in_user_code = False
             with self.lock:
@@ -309,11 +309,11 @@ class AsyncRunner:
         except SystemExit as e:
             self.tasks.pop(pred.id, None)
             metrics = scope.metrics if scope is not None else {}
-            child.finish(pred, "failed", _exit_error(e), metrics, exiting=True)
+            child.finish(pred, "failed", _exit_error(child.shape.method, e), metrics, exiting=True)
             child.channel.flush()
             os._exit(e.code if isinstance(e.code, int) and e.code else 1)
         except BaseException as e:
-            status, error = "failed", _failure(e)
+            status, error = "failed", _failure(child.shape.method, e)
         try:  # still listed while draining, so its last fd-level output is attributed to it
             if not child.capture.settled():  # else nothing to wait for: skip the hop to a thread
                 await asyncio.get_running_loop().run_in_executor(None, child.drain)
