@@ -2,17 +2,19 @@
 
     CogkitError                 exit 1 unless a subclass says otherwise
     ├── SpecError               cog.yaml is wrong (exit 2); carries file, line, column, key path
-    ├── PlanError               the spec is valid YAML but cannot be resolved to a build (exit 2)
+    │   └── PlanError           the spec is valid but cannot be resolved to a build
     ├── UsageError              a CLI flag or argument is wrong (exit 2)
-    ├── BuildError              the image build failed (exit 1)
-    ├── EngineError             the Docker engine is missing or refused (exit 1)
-    ├── PredictorError          user code cannot be loaded or served (exit 1)
-    ├── PredictionFailed        a prediction ran and failed (exit 1)
-    └── RegistryError           a push, pull or login failed (exit 1)
+    ├── BuildError              the image build failed
+    ├── EngineError             the Docker engine is missing or refused
+    ├── PredictorError          user code cannot be loaded or served
+    │   └── WorkerNotReady      the worker is (re)starting: wait for READY and retry (a 503)
+    ├── PredictionFailed        a prediction ran and failed
+    └── RegistryError           a push, pull or login failed
 
-The CLI renders these in one place (`cogkit.cli.render`); anything else is a bug and
-shows a traceback. Every error carries a one-line message and, where we know it, a hint
-that tells the user what to do next.
+The server's HTTP errors (`cogkit/server/http_errors.py`) subclass UsageError and
+PredictionFailed. The CLI renders all of these in one place (`cogkit.cli.render`); anything
+else is a bug and shows a traceback. Every error carries a one-line message and, where we know
+it, a hint that tells the user what to do next.
 
 This module is stdlib-only: the worker imports it inside the user's interpreter.
 """
@@ -88,6 +90,11 @@ class EngineError(CogkitError):
 
 class PredictorError(CogkitError):
     pass
+
+
+class WorkerNotReady(PredictorError):
+    """A prediction sent while the worker restarts (after a crash or sys.exit). Not a failed
+    prediction: the server waits for READY (`WorkerClient.wait_state_change`) or answers 503."""
 
 
 class PredictionFailed(CogkitError):

@@ -24,25 +24,15 @@ MARKER = "COGKIT-SCHEMA:"
 
 # Runs in the user's interpreter; stdlib only. argv: predictor ref, train ref ("" when none).
 _SCRIPT = r"""
-import json, os, subprocess, sys, tempfile
+import os, subprocess, sys, tempfile
 pkg = subprocess.run([sys.argv[1], "-c", "import cogkit, os; print(os.path.dirname(cogkit.__file__))"],
                      capture_output=True, text=True, check=True).stdout.strip()
 private = tempfile.mkdtemp()
 os.symlink(pkg, os.path.join(private, "cogkit"))
 shim = os.path.join(pkg, "worker", "shim")
 sys.path[:0] = [private] + ([shim] if os.path.isdir(shim) else [])
-from cogkit.sdk.schema import openapi_schema
-doc = {}
-for mode, ref in (("predict", sys.argv[2]), ("train", sys.argv[3])):
-    if not ref:
-        continue
-    part = openapi_schema(ref, cwd=os.getcwd(), mode=mode)
-    if not doc:
-        doc = part
-    else:
-        doc.setdefault("paths", {}).update(part.get("paths", {}))
-        doc.setdefault("components", {}).setdefault("schemas", {}).update(part["components"]["schemas"])
-print("COGKIT-SCHEMA:" + json.dumps(doc))
+from cogkit.sdk.schema import print_document
+sys.exit(print_document(sys.argv[2], sys.argv[3], marker="COGKIT-SCHEMA:"))
 """
 
 

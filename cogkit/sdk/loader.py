@@ -12,9 +12,10 @@ import inspect
 import os
 import sys
 import typing
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, List, Optional, Union
 
 from cogkit.errors import PredictorError
+from cogkit.mode import Mode
 from cogkit.sdk.input import MISSING, FieldInfo
 from cogkit.sdk.predictor import declared_concurrency
 from cogkit.sdk.typespec import OutputSpec, TypeSpec, parse_output, parse_type
@@ -35,7 +36,7 @@ class Field:
 class PredictorShape:
     """Everything known about a predictor before it is instantiated."""
 
-    def __init__(self, ref: str, target: Any, method: str, mode: str) -> None:
+    def __init__(self, ref: str, target: Any, method: str, mode: Mode) -> None:
         self.ref = ref
         self.target = target
         self.is_class = inspect.isclass(target)
@@ -61,13 +62,19 @@ class PredictorShape:
         return self.is_class and callable(getattr(self.target, "healthcheck", None))
 
 
-def load_shape(ref: str, *, cwd: str, mode: str = "predict") -> PredictorShape:
+# The methods a class may serve each mode with, in order of preference.
+_METHODS = {Mode.PREDICT: ["predict", "run"], Mode.TRAIN: ["train"]}
+
+
+def load_shape(ref: str, *, cwd: str, mode: Union[Mode, str] = Mode.PREDICT) -> PredictorShape:
     """Import the module named by `ref` (relative to `cwd`) and describe the predictor in it."""
-    if mode not in ("predict", "train"):
-        raise PredictorError(f"unknown mode {mode!r}; use 'predict' or 'train'")
+    try:
+        mode = Mode(mode)
+    except ValueError:
+        raise PredictorError(f"unknown mode {mode!r}; use 'predict' or 'train'") from None
     target = load_object(ref, cwd=cwd)
     if inspect.isclass(target):
-        candidates = ["train"] if mode == "train" else ["predict", "run"]
+        candidates = _METHODS[mode]
         for method in candidates:
             if callable(getattr(target, method, None)) and not _is_abstract_default(target, method):
                 return PredictorShape(ref, target, method, mode)
@@ -76,7 +83,7 @@ def load_shape(ref: str, *, cwd: str, mode: str = "predict") -> PredictorShape:
             hint=f"define `def {candidates[0]}(self, ...)` on the class",
         )
     if callable(target):
-        return PredictorShape(ref, target, getattr(target, "__name__", mode), mode)
+        return PredictorShape(ref, target, getattr(target, "__name__", mode.value), mode)
     raise PredictorError(f"{ref}: {type(target).__name__} object is not a class or a function")
 
 

@@ -6,7 +6,9 @@ Replicate's clients and web UI look them up by name.
 
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any, Dict, Union
+
+from cogkit.mode import Mode
 
 REF = "#/components/schemas/"
 STATUSES = ["starting", "processing", "succeeded", "canceled", "failed"]
@@ -17,20 +19,21 @@ def _ref(name: str) -> Dict[str, Any]:
     return {"$ref": REF + name}
 
 
-def _names(mode: str) -> Dict[str, str]:
-    if mode == "train":
-        return {
-            "in": "TrainingInput",
-            "out": "TrainingOutput",
-            "req": "TrainingRequest",
-            "resp": "TrainingResponse",
-        }
-    return {"in": "Input", "out": "Output", "req": "PredictionRequest", "resp": "PredictionResponse"}
+def _names(mode: Mode) -> Dict[str, str]:
+    envelope = mode.noun.title()  # PredictionRequest, TrainingResponse, ...
+    return {
+        "in": mode.input_component,
+        "out": mode.output_component,
+        "req": f"{envelope}Request",
+        "resp": f"{envelope}Response",
+    }
 
 
-def components(input_schema: Dict[str, Any], output_schema: Dict[str, Any], *, mode: str) -> Dict[str, Any]:
+def components(
+    input_schema: Dict[str, Any], output_schema: Dict[str, Any], *, mode: Union[Mode, str]
+) -> Dict[str, Any]:
     """Input/Output under the mode's names, and the envelopes that reference them."""
-    n = _names(mode)
+    n = _names(Mode(mode))
     dt = {"type": "string", "format": "date-time"}
     request = {
         "title": n["req"],
@@ -122,13 +125,13 @@ def _op(summary: str, op_id: str, ok: Dict[str, Any], **extra: Any) -> Dict[str,
     return {"summary": summary, "operationId": op_id, "responses": responses, **extra}
 
 
-def paths(*, mode: str) -> Dict[str, Any]:
+def paths(*, mode: Union[Mode, str]) -> Dict[str, Any]:
     """Cog's routes; the server may add its own (metrics, polling) to the result."""
+    mode = Mode(mode)
     n = _names(mode)
-    noun = "trainings" if mode == "train" else "predictions"
-    one = noun[:-1]
+    noun, one = mode.endpoint, mode.noun
     id_param = [
-        {"name": f"{one}_id", "in": "path", "required": True, "schema": {"title": "Id", "type": "string"}}
+        {"name": mode.id_param, "in": "path", "required": True, "schema": {"title": "Id", "type": "string"}}
     ]
     prefer = [
         {"name": "prefer", "in": "header", "required": False, "schema": {"title": "Prefer", "type": "string"}}
@@ -140,7 +143,7 @@ def paths(*, mode: str) -> Dict[str, Any]:
                 f"Create {one.title()}", f"{one}_{noun}_post", _ref(n["resp"]), parameters=prefer, **body
             )
         },
-        f"/{noun}/{{{one}_id}}": {
+        f"/{noun}/{{{mode.id_param}}}": {
             "put": _op(
                 f"Create {one.title()} Idempotent",
                 f"{one}_idempotent_{noun}__{one}_id__put",
@@ -149,13 +152,13 @@ def paths(*, mode: str) -> Dict[str, Any]:
                 **body,
             )
         },
-        f"/{noun}/{{{one}_id}}/cancel": {
+        f"/{noun}/{{{mode.id_param}}}/cancel": {
             "post": _op(
                 f"Cancel {one.title()}", f"cancel_{noun}__{one}_id__cancel_post", {}, parameters=id_param
             )
         },
     }
-    if mode == "predict":
+    if mode is Mode.PREDICT:
         out["/"] = {"get": _op("Root", "root__get", {"title": "Response Root  Get"})}
         out["/health-check"] = {"get": _op("Healthcheck", "healthcheck_health_check_get", {})}
         out["/shutdown"] = {"post": _op("Start Shutdown", "start_shutdown_shutdown_post", {})}

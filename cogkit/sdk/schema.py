@@ -1,18 +1,24 @@
 """The OpenAPI document of a predictor, with Cog's component names and `x-` extensions.
 
-`openapi_schema()` imports user code, so it runs inside the worker; `base_document()` only
-assembles dicts, so the server can rebuild or extend the document from the Input/Output schemas.
+`openapi_schema()` imports user code, so it runs inside the worker (or `print_document()`, in a
+probe run in the user's environment at build time); `base_document()` only assembles dicts, so
+the server can rebuild or extend the document from the Input/Output schemas.
 """
 
 from __future__ import annotations
 
 import copy
+import json
+import os
 import re
-from typing import Any, Dict, List, Optional, Tuple
+import sys
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 from cogkit.errors import PredictorError
+from cogkit.mode import Mode
 from cogkit.sdk.input import MISSING
 from cogkit.sdk.loader import Field, PredictorShape, load_shape
+from cogkit.sdk.tracebacks import format_user_error
 from cogkit.sdk.typespec import OutputSpec, json_schema, title_of
 from cogkit.sdk.validate import validate_input
 
@@ -21,9 +27,32 @@ __all__ = ["base_document", "input_schema", "openapi_schema", "output_schema", "
 REF = "#/components/schemas/"
 
 
-def openapi_schema(predictor_ref: str, *, cwd: str, mode: str = "predict") -> Dict[str, Any]:
+def openapi_schema(predictor_ref: str, *, cwd: str, mode: Union[Mode, str] = Mode.PREDICT) -> Dict[str, Any]:
     """Import `predictor_ref` from `cwd` and build its full OpenAPI document."""
     return document_for(load_shape(predictor_ref, cwd=cwd, mode=mode))
+
+
+def print_document(predictor: str, trainer: str, *, marker: str) -> int:
+    """Print `marker` and the document of `predictor` and/or `trainer` (refs, "" for none) on one
+    line; or, when the user's code cannot be loaded, the error as a user should read it on stderr
+    (the useful line first, then the user's frames only). Returns the exit status."""
+    from cogkit.sdk.openapi_paths import merge
+
+    document: Dict[str, Any] = {}
+    for mode, ref in ((Mode.PREDICT, predictor), (Mode.TRAIN, trainer)):
+        if not ref:
+            continue
+        try:
+            part = openapi_schema(ref, cwd=os.getcwd(), mode=mode)
+        except PredictorError as e:
+            sys.stderr.write(f"{e}\n")
+            return 1
+        except BaseException as e:  # the user's module raised while importing
+            sys.stderr.write(format_user_error(e, f"importing {ref.rpartition(':')[0]} failed:"))
+            return 1
+        document = merge(document, part) if document else part
+    print(marker + json.dumps(document))
+    return 0
 
 
 def document_for(shape: PredictorShape) -> Dict[str, Any]:
@@ -174,7 +203,7 @@ def base_document(
     input_schema: Dict[str, Any],
     output_schema: Dict[str, Any],
     *,
-    mode: str = "predict",
+    mode: Union[Mode, str] = Mode.PREDICT,
     extra_components: Optional[Dict[str, Any]] = None,
 ) -> Dict[str, Any]:
     """The full document around `Input`/`Output`; in train mode the Training* names are used."""

@@ -24,9 +24,12 @@ class ExperimentalFeatureWarning(Warning):
 class Scope:
     """What a running prediction can reach: its id, its request context and its metrics."""
 
-    def __init__(self, prediction_id: Optional[str] = None, context: Optional[Dict[str, Any]] = None) -> None:
+    def __init__(self, prediction_id: Optional[str] = None, context: Any = None) -> None:
         self.prediction_id = prediction_id
-        self.context: Dict[str, Any] = dict(context or {})
+        # The request's context as the client sent it (Cog's is a dict of strings); never interpreted.
+        self.context: Any = (
+            dict(context) if isinstance(context, dict) else ({} if context is None else context)
+        )
         self.metrics: Dict[str, Any] = {}
 
     def record_metric(self, name: str, value: Any, mode: str = "replace") -> None:

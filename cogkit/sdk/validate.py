@@ -2,6 +2,11 @@
 
 Errors have the shape FastAPI/pydantic give (`loc`, `msg`, `type`), so a 422 from cogkit reads
 like one from Cog. Standard library only: the CLI also calls this before anything is built.
+
+Types are as strict as coglet's, which validates against the schema with JSON Schema: a JSON
+string is never an integer, a number or a boolean ("5", "true" → 422), and a number is never a
+boolean. As JSON Schema defines them, an integer is a number (3 → 3.0) and a float without a
+fraction is an integer (5.0 → 5). The CLI turns `-i n=5` into typed JSON before it gets here.
 """
 
 from __future__ import annotations
@@ -11,8 +16,6 @@ import math
 import re
 from typing import Any, Dict, List, Optional, Tuple
 
-_TRUE = {"true", "1", "yes", "y", "on", "t"}
-_FALSE = {"false", "0", "no", "n", "off", "f"}
 _TYPE_WORDS = {"string": "string", "integer": "integer", "number": "number", "boolean": "boolean"}
 
 
@@ -124,9 +127,7 @@ def _string(value: Any, prop: Dict[str, Any]) -> str:
 
 
 def _integer(value: Any) -> int:
-    if isinstance(value, bool):
-        raise _Invalid("Input should be a valid integer", "int_type")
-    if isinstance(value, int):
+    if isinstance(value, int) and not isinstance(value, bool):
         return value
     if isinstance(value, float):
         if math.isfinite(value) and value == int(value):
@@ -134,30 +135,16 @@ def _integer(value: Any) -> int:
         raise _Invalid(
             "Input should be a valid integer, got a number with a fractional part", "int_from_float"
         )
-    if isinstance(value, str):
-        try:
-            return int(value.strip())
-        except ValueError:
-            raise _Invalid(
-                "Input should be a valid integer, unable to parse string as an integer", "int_parsing"
-            ) from None
     raise _Invalid("Input should be a valid integer", "int_type")
 
 
 def _number(value: Any) -> float:
-    if isinstance(value, bool):
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
         raise _Invalid("Input should be a valid number", "float_type")
-    if isinstance(value, (int, float)):
+    try:
         result = float(value)
-    elif isinstance(value, str):
-        try:
-            result = float(value.strip())
-        except ValueError:
-            raise _Invalid(
-                "Input should be a valid number, unable to parse string as a number", "float_parsing"
-            ) from None
-    else:
-        raise _Invalid("Input should be a valid number", "float_type")
+    except OverflowError:  # an integer beyond a float's range
+        result = math.inf
     if not math.isfinite(result):
         raise _Invalid("Input should be a finite number", "finite_number")
     return result
@@ -166,10 +153,6 @@ def _number(value: Any) -> float:
 def _boolean(value: Any) -> bool:
     if isinstance(value, bool):
         return value
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-        return value.strip().lower() in _TRUE
     raise _Invalid("Input should be a valid boolean", "bool_type")
 
 

@@ -1,7 +1,7 @@
 """Capture everything the predictor writes, down to file descriptors 1 and 2.
 
 fds 1 and 2 are redirected with `os.dup2` into pipes, so output from C extensions and
-subprocesses is captured as well as `print`. A pump thread per pipe forwards the text as `log`
+subprocesses is captured as well as `print`. A pump thread per pipe forwards the text as `Log`
 messages. Attribution: fd-level output belongs to the single running prediction, or to setup
 (id None) when none runs. With several concurrent (async) predictions, fd-level output cannot
 be attributed, so it is sent with id None; Python-level writes (`print`, `sys.stderr.write`) are
@@ -28,6 +28,7 @@ import uuid
 from typing import Any, Callable, Dict, List, Optional, TextIO
 
 from cogkit.worker.channel import Channel
+from cogkit.worker.protocol import Log
 
 try:
     import fcntl
@@ -155,7 +156,7 @@ class OutputCapture:
 
     def _emit(self, stream: str, text: str) -> None:
         if text:
-            self._channel.send("log", id=self._attribute(), stream=stream, text=text)
+            self._channel.send(Log(self._attribute(), stream, text))
 
     def _release(self, token: str) -> None:
         with self._lock:
@@ -180,7 +181,7 @@ class _RoutedStream(io.TextIOBase):
         if pid is None:
             return self._inner.write(text)
         if text:
-            self._channel.send("log", id=pid, stream=self._name, text=text)
+            self._channel.send(Log(pid, self._name, text))
         return len(text)
 
     def flush(self) -> None:

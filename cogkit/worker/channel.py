@@ -1,42 +1,66 @@
-"""The child's end of the message socket: a sender thread and a reader thread.
+"""The child's end of the message socket: a sender thread, a reader thread, and a parent watch.
 
 Outgoing messages go through one queue drained by one thread. So a message is never
 half-written when a `CancelationException` interrupts the main thread, and log lines and
 results keep the order in which they were queued. The one exception is a prediction's last
 write (final output and done), made after user code has returned: when the queue is empty the
 calling thread writes it itself, under the same write lock.
+
+The queue is bounded in bytes for what the model drives (outputs and logs): a generator that
+yields faster than the server reads blocks in `send`, and the socket's own buffer carries the
+pressure on to the server's reader, instead of memory growing on either side.
+
+The child exits when its parent goes, however it went: at EOF on the socket, or when the parent
+pid changes (a process the server forked may still hold the socket open). It takes its process
+group with it, so the predictor's own subprocesses do not outlive the server either. Both are
+noticed on threads of ours. PR_SET_PDEATHSIG is not used: it fires when the *thread* that forked
+the child ends, and the signal would end the child alone (SIGKILL) or wait for the main thread
+to leave the user's C code (a Python handler), leaving the group's other processes behind.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
+import shutil
+import signal
 import socket
 import threading
-from typing import Any, Callable, Dict, Optional
+import time
+import traceback
+from typing import Callable, Optional
 
-from cogkit.worker.protocol import FROM_CHILD, TO_CHILD, ProtocolError, decode, encode
+from cogkit.worker.protocol import TO_CHILD, Message, Predict, ProtocolError, decode, encode
+
+QUEUE_LIMIT_BYTES = 4 << 20
+PARENT_CHECK_S = 1.0
 
 
 class Channel:
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, *, limit: int = QUEUE_LIMIT_BYTES) -> None:
         self._sock = sock
+        self._limit = limit
         self._queue: queue.SimpleQueue[Optional[bytes]] = queue.SimpleQueue()
         self._flushed = threading.Event()
         self._write_lock = threading.Lock()  # held while bytes go onto the socket
-        self._count_lock = threading.Lock()
+        self._room = threading.Condition(threading.Lock())  # guards the two counts below
         self._unsent = 0  # messages queued and not yet written
+        self._unsent_bytes = 0
         self._sender = threading.Thread(target=self._send_loop, name="cogkit-sender", daemon=True)
         self._sender.start()
 
-    def send(self, kind: str, **fields: Any) -> None:
-        """Queue one message; never blocks on the socket."""
-        self._put(encode(kind, FROM_CHILD, **fields))
-
-    @staticmethod
-    def encode(kind: str, **fields: Any) -> bytes:
-        """One message as bytes, checked against the protocol table, for `send_encoded`."""
-        return encode(kind, FROM_CHILD, **fields)
+    def send(self, message: Message) -> None:
+        """Queue one message. Outputs and logs wait while the queue holds more than its limit;
+        other messages (health, setup, done) never wait."""
+        data = encode(message)
+        with self._room:
+            if getattr(message, "STREAMED", False):
+                while self._unsent_bytes and self._unsent_bytes + len(data) > self._limit:
+                    self._room.wait()
+            self._unsent += 1
+            self._unsent_bytes += len(data)
+        self._queue.put(data)
 
     def send_encoded(self, *messages: bytes) -> None:
         """Send encoded messages in one write (a prediction's final output and its done).
@@ -47,12 +71,15 @@ class Channel:
         """
         data = b"".join(messages)
         with self._write_lock:
-            with self._count_lock:
+            with self._room:
                 idle = self._unsent == 0
             if idle:
                 self._write(data)
                 return
-        self._put(data)
+        with self._room:
+            self._unsent += 1
+            self._unsent_bytes += len(data)
+        self._queue.put(data)
 
     def flush(self, timeout: float = 10.0) -> None:
         """Wait until every queued message is written (used before the child exits)."""
@@ -60,11 +87,6 @@ class Channel:
         self._flushed = done
         self._queue.put(None)
         done.wait(timeout)
-
-    def _put(self, data: bytes) -> None:
-        with self._count_lock:
-            self._unsent += 1
-        self._queue.put(data)
 
     def _write(self, data: bytes) -> None:
         try:
@@ -81,20 +103,83 @@ class Channel:
                 continue
             with self._write_lock:
                 self._write(data)
-            with self._count_lock:
+            with self._room:
                 self._unsent -= 1
+                self._unsent_bytes -= len(data)
+                self._room.notify_all()
 
-    def start_reader(self, on_message: Callable[[Dict[str, Any]], None]) -> None:
-        """Read parent commands on a daemon thread; EOF means the parent is gone, so exit."""
+    def start_reader(
+        self, on_message: Callable[[Message], None], on_lost: Callable[[str, str], None]
+    ) -> None:
+        """Read parent commands on a daemon thread; EOF means the parent is gone, so exit.
+
+        Neither a line that does not decode nor a handler that raises ends the reader: the
+        prediction concerned, when known, is failed through `on_lost(prediction_id, error)`.
+        """
 
         def read() -> None:
-            stream = self._sock.makefile("rb")
-            for line in stream:
-                try:
-                    on_message(decode(line, TO_CHILD))
-                except ProtocolError as e:
-                    os.write(2, f"cogkit worker: {e}\n".encode())
-            self.flush(2.0)
-            os._exit(0)
+            with contextlib.suppress(OSError):
+                for line in self._sock.makefile("rb"):
+                    _handle(line, on_message, on_lost)
+            end_process_group()
 
         threading.Thread(target=read, name="cogkit-reader", daemon=True).start()
+
+
+def _handle(line: bytes, on_message: Callable[[Message], None], on_lost: Callable[[str, str], None]) -> None:
+    try:
+        message = decode(line, TO_CHILD)
+    except ProtocolError as e:
+        _warn(f"cogkit worker: {e}\n")
+        if e.prediction_id is not None:
+            on_lost(e.prediction_id, f"the worker could not read this prediction's request: {e}")
+        return
+    dispatch_safely(message, on_message, on_lost)
+
+
+def dispatch_safely(
+    message: Message, handler: Callable[[Message], None], on_lost: Callable[[str, str], None]
+) -> None:
+    """`handler(message)`; a bug in it fails the prediction the message started, and no more."""
+    try:
+        handler(message)
+    except Exception as e:
+        _warn("cogkit worker: error handling a message:\n" + traceback.format_exc())
+        if isinstance(message, Predict):
+            on_lost(message.id, f"the worker could not start this prediction: {type(e).__name__}: {e}")
+
+
+def _warn(text: str) -> None:
+    with contextlib.suppress(OSError):
+        os.write(2, text.encode("utf-8", "replace"))
+
+
+_outputs_dir: Optional[str] = None
+
+
+def watch_parent(outputs_dir: Optional[str]) -> None:
+    """Exit with the process group as soon as the parent process is gone (see the module doc)."""
+    global _outputs_dir
+    _outputs_dir = outputs_dir
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_S)
+        end_process_group()
+
+    threading.Thread(target=watch, name="cogkit-parent-watch", daemon=True).start()
+
+
+def end_process_group() -> None:
+    """The parent is gone: remove our file outputs and kill our process group, ourselves included.
+
+    The client starts the child as the leader of a new session; a child started some other way
+    only exits, so that it never kills a group it does not own.
+    """
+    if _outputs_dir is not None:
+        shutil.rmtree(_outputs_dir, ignore_errors=True)
+    if os.getpgrp() == os.getpid():
+        with contextlib.suppress(OSError):
+            os.killpg(os.getpid(), signal.SIGKILL)
+    os._exit(0)

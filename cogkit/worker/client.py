@@ -2,7 +2,12 @@
 
 It spawns the child, reads its typed messages, turns them into `WorkerEvent`s per prediction,
 restarts the child after a crash (running setup() again), and reports a state the server shows
-on /health-check. Every transition of that state is checked against `events.TRANSITIONS`.
+on /health-check. Every transition of that state is checked against `events.TRANSITIONS`, and
+`wait_state_change()` lets the server wait for one instead of polling.
+
+Memory stays bounded while a model streams faster than the server consumes: a prediction's
+queued events are capped (`PENDING_LIMIT_BYTES`), past which the client stops reading the
+child's messages, and the child's own bounded queue then blocks the predictor.
 """
 
 from __future__ import annotations
@@ -10,14 +15,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import socket
 import sys
-import traceback
+import tempfile
 from typing import Any, AsyncIterator, Dict, List, Optional, Union
 
-from cogkit.errors import PredictorError
+from cogkit.errors import PredictorError, WorkerNotReady
+from cogkit.mode import Mode
 from cogkit.worker import sdk_path
-from cogkit.worker.dispatch import Dispatcher
+from cogkit.worker.dispatch import PENDING_LIMIT_BYTES, Dispatcher, Pending, remove_files
+from cogkit.worker.echo import ModelEcho
 from cogkit.worker.events import (
     DoneEvent,
     LogEvent,
@@ -27,19 +35,21 @@ from cogkit.worker.events import (
     WorkerState,
 )
 from cogkit.worker.process import Generation
-from cogkit.worker.protocol import FROM_CHILD, TO_CHILD, ProtocolError, decode, encode
+from cogkit.worker.protocol import (
+    FROM_CHILD,
+    Cancel,
+    HealthCheck,
+    Predict,
+    ProtocolError,
+    Shutdown,
+    decode,
+    encode,
+)
 
 STOP_GRACE_S = 5.0
 HEALTHCHECK_TIMEOUT_S = 10.0
 EXIT_DRAIN_S = 0.5
-
-
-class _Pending:
-    """A prediction in flight: its event queue, and whether its consumer has gone away."""
-
-    def __init__(self) -> None:
-        self.queue: asyncio.Queue[WorkerEvent] = asyncio.Queue()
-        self.abandoned = False
+CONGESTION_POLL_S = 0.5
 
 
 class WorkerClient(Dispatcher):
@@ -50,15 +60,18 @@ class WorkerClient(Dispatcher):
         cwd: Union[str, os.PathLike],
         python: str = sys.executable,
         env: Optional[Dict[str, str]] = None,
-        mode: str = "predict",
+        mode: Union[Mode, str] = Mode.PREDICT,
         setup_timeout: Optional[float] = None,
         weights: Optional[str] = None,
+        echo_output: Optional[bool] = None,
     ) -> None:
+        """`echo_output`: copy the model's output to this process's stderr (default: on, unless
+        COGKIT_ECHO_MODEL_OUTPUT=0)."""
         self.predictor_ref = predictor_ref
         self.cwd = os.path.abspath(os.fspath(cwd))
         self.python = python
         self.env = dict(env or {})
-        self.mode = mode
+        self.mode = Mode(mode)
         if setup_timeout is None:
             raw = self.env.get("COG_SETUP_TIMEOUT") or os.environ.get("COG_SETUP_TIMEOUT")
             setup_timeout = float(raw) if raw else None
@@ -72,14 +85,18 @@ class WorkerClient(Dispatcher):
         self.has_healthcheck = False
         self.restarts = 0
         self._gen: Optional[Generation] = None
-        self._pending: Dict[str, _Pending] = {}
+        self._pending: Dict[str, Pending] = {}
         self._health: Dict[int, asyncio.Future] = {}
         self._seq = 0
         self._stopping = False
         self._first_setup: Optional[asyncio.Future] = None
         self._schema_ready: Optional[asyncio.Event] = None
+        self._state_changed: Optional[asyncio.Future] = None
         self._tasks: List[asyncio.Task] = []
         self._watcher: Optional[asyncio.Task] = None
+        self._echo = ModelEcho(echo_output)
+        self._outputs_dir: Optional[str] = None
+        self._congested: Optional[Pending] = None
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -88,6 +105,7 @@ class WorkerClient(Dispatcher):
         loop = asyncio.get_running_loop()
         self._first_setup = loop.create_future()
         self._schema_ready = asyncio.Event()
+        self._outputs_dir = tempfile.mkdtemp(prefix="cogkit-outputs-")
         await self._spawn()
 
     async def wait_for_setup(self) -> SetupResult:
@@ -100,6 +118,16 @@ class WorkerClient(Dispatcher):
         await self._schema_ready.wait()
         return self.schema
 
+    async def wait_state_change(self) -> WorkerState:
+        """Wait for `state` to change, and return the new state.
+
+        E.g. a prediction that arrives during a restart: `while client.state == STARTING:
+        await client.wait_state_change()`, with a timeout around it.
+        """
+        if self._state_changed is None:
+            self._state_changed = asyncio.get_running_loop().create_future()
+        return await asyncio.shield(self._state_changed)
+
     async def stop(self, grace: float = STOP_GRACE_S) -> None:
         """Shut the child down: running predictions get `grace` seconds, then it is terminated.
 
@@ -110,10 +138,9 @@ class WorkerClient(Dispatcher):
             gen = self._gen
             if gen is not None and gen.alive:
                 if self.state in (WorkerState.READY, WorkerState.BUSY):
-                    with contextlib.suppress(ConnectionError, OSError):
-                        await gen.send(encode("shutdown", TO_CHILD))
+                    await gen.send_quietly(encode(Shutdown()))
                     await gen.stop(grace)
-                else:  # still in setup (which cannot be interrupted politely) or failed
+                else:  # still in setup (which cannot be interrupted politely), failed, or exiting
                     await gen.terminate(min(grace, 2.0))
             if self._watcher is not None and not self._watcher.done():
                 await asyncio.wait([self._watcher], timeout=STOP_GRACE_S)
@@ -122,54 +149,70 @@ class WorkerClient(Dispatcher):
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    def check_concurrency(self, concurrency: int) -> None:
-        """The server calls this with its final concurrency: above 1 needs an async predictor."""
-        if concurrency > 1 and not self.is_async:
-            raise PredictorError(
-                f"{self.predictor_ref}: concurrency {concurrency} needs an async predict()",
-                hint="declare `async def predict(...)`, or set concurrency.max / COG_MAX_CONCURRENCY to 1",
-            )
+        if self._outputs_dir is not None:
+            shutil.rmtree(self._outputs_dir, ignore_errors=True)
 
     # -- predictions -----------------------------------------------------------------------------
 
     async def predict(
         self, prediction_id: str, inputs: Dict[str, Any], *, context: Optional[Dict[str, Any]] = None
     ) -> AsyncIterator[WorkerEvent]:
-        """Run one prediction; yields logs and outputs, then exactly one `DoneEvent`."""
-        if self.state not in (WorkerState.READY, WorkerState.BUSY) or self._gen is None:
+        """Run one prediction; yields logs and outputs, then exactly one `DoneEvent`.
+
+        Raises `WorkerNotReady` while the worker (re)starts, PredictorError when it cannot serve.
+        A file the worker made for a file-like output is deleted once the consumer asks for the
+        next event: read it before then.
+        """
+        gen = self._gen
+        if self.state == WorkerState.STARTING:
+            raise WorkerNotReady(f"the worker is {self.state.value}; wait until it is READY")
+        if self.state not in (WorkerState.READY, WorkerState.BUSY) or gen is None or gen.exiting:
             raise PredictorError(f"the worker is {self.state.value}; it cannot run predictions now")
         if prediction_id in self._pending:
             raise PredictorError(f"prediction {prediction_id!r} is already running")
-        pending = _Pending()
+        try:
+            request = encode(Predict(prediction_id, inputs, {} if context is None else context))
+        except ProtocolError as e:
+            yield DoneEvent("failed", f"the input cannot be passed to the worker: {e}")
+            return
+        pending = Pending()
         self._pending[prediction_id] = pending
         self._update_busy()
-        gen = self._gen
         # If the child died, its exit handler fails this prediction: nothing to do here.
-        with contextlib.suppress(ConnectionError, OSError):
-            await gen.send(encode("predict", TO_CHILD, id=prediction_id, input=inputs, context=context or {}))
+        await gen.send_quietly(request)
         finished = False
+        temp_files: List[str] = []
         try:
             while True:
-                event = await pending.queue.get()
-                if isinstance(event, DoneEvent):
-                    finished = True
+                event, size, temp_files = await pending.queue.get()
+                pending.took(size)
+                finished = isinstance(event, DoneEvent)
                 yield event
+                if temp_files:  # the consumer is back for more: done with this event
+                    remove_files(temp_files)
+                    temp_files = []
                 if finished:
                     return
         finally:
+            if temp_files:
+                remove_files(temp_files)
             if not finished:  # the consumer went away: cancel, and let the child's done close it
-                pending.abandoned = True
-                if prediction_id in self._pending:
-                    task = asyncio.ensure_future(self.cancel(prediction_id))
-                    self._tasks.append(task)
+                self._abandon(prediction_id, pending)
+
+    def _abandon(self, prediction_id: str, pending: Pending) -> None:
+        pending.abandoned = True
+        if pending.room is not None:
+            pending.room.set()
+        while not pending.queue.empty():
+            remove_files(pending.queue.get_nowait()[2])
+        if prediction_id in self._pending:
+            self._tasks.append(asyncio.ensure_future(self.cancel(prediction_id)))
 
     async def cancel(self, prediction_id: str) -> None:
         gen = self._gen
         if prediction_id not in self._pending or gen is None or not gen.alive:
             return
-        with contextlib.suppress(ConnectionError, OSError):
-            await gen.send(encode("cancel", TO_CHILD, id=prediction_id))
+        await gen.send_quietly(encode(Cancel(prediction_id)))
 
     async def healthcheck(self) -> Optional[bool]:
         """The predictor's own healthcheck(): None when it has none, False on error or timeout."""
@@ -183,7 +226,7 @@ class WorkerClient(Dispatcher):
         future = asyncio.get_running_loop().create_future()
         self._health[seq] = future
         try:
-            await gen.send(encode("health", TO_CHILD, seq=seq))
+            await gen.send(encode(HealthCheck(seq)))
             return await asyncio.wait_for(future, HEALTHCHECK_TIMEOUT_S)
         except (asyncio.TimeoutError, ConnectionError, OSError):
             return False
@@ -200,7 +243,9 @@ class WorkerClient(Dispatcher):
         if self.weights:
             env["COG_WEIGHTS"] = self.weights
         args = ["-X", "utf8", "-m", "cogkit.worker", "--fd", str(child_sock.fileno())]
-        args += ["--ref", self.predictor_ref, "--cwd", self.cwd, "--mode", self.mode]
+        args += ["--ref", self.predictor_ref, "--cwd", self.cwd, "--mode", self.mode.value]
+        if self._outputs_dir is not None:
+            args += ["--outputs", self._outputs_dir]
         try:
             proc = await asyncio.create_subprocess_exec(
                 self.python,
@@ -244,32 +289,53 @@ class WorkerClient(Dispatcher):
         """End the message stream when the child exits, even if a process it forked keeps the
         socket open (multiprocessing, DataLoader workers): otherwise no EOF would ever come."""
         await gen.exit_code()
+        self._child_lost(gen)
         await asyncio.sleep(EXIT_DRAIN_S)  # let the socket deliver the child's last messages
         if not gen.reader.at_eof():
             gen.writer.close()
 
     async def _watch(self, gen: Generation) -> None:
         """Dispatch the child's messages until it exits, then settle everything it left open."""
-        reader = gen.reader
         pumps = [asyncio.ensure_future(self._pump(gen, s, n)) for s, n in gen.pipes()]
-        while True:
-            try:
-                line = await reader.readline()
-            except (ConnectionError, OSError, ValueError) as e:  # reset, or a line over READ_LIMIT
-                self._server_log(f"cogkit: lost the worker's message stream: {e!r}\n")
-                await gen.terminate(0)
-                break
-            if not line:
-                break
-            try:
-                self._dispatch(gen, decode(line, FROM_CHILD))
-            except ProtocolError as e:
-                self._server_log(f"cogkit: {e}\n")
-            except Exception:  # a bug here must not leave every prediction waiting forever
-                self._server_log("cogkit: error handling a worker message:\n" + traceback.format_exc())
+        try:
+            while True:
+                lines = await gen.read_lines()
+                if not lines:
+                    break
+                for line in lines:
+                    try:
+                        message = decode(line, FROM_CHILD)
+                    except ProtocolError as e:
+                        self._message_failed(e.prediction_id, e)
+                    else:
+                        self._handle(gen, message, len(line))
+                    if self._congested is not None:
+                        await self._wait_for_room(gen)
+        except (ConnectionError, OSError, ValueError) as e:  # reset, or a message over the limit
+            self._server_log(f"cogkit: lost the worker's message stream: {e!r}\n")
+            self._child_lost(gen)
+            await gen.terminate(0)
+        self._child_lost(gen)
         await gen.wait_exit(STOP_GRACE_S)
         await asyncio.wait(pumps, timeout=2.0)
         await self._on_exit(gen)
+
+    async def _wait_for_room(self, gen: Generation) -> None:
+        """Stop reading while a prediction's consumer is too far behind (bounded memory); the
+        child's bounded queue then blocks its predictor. Waits in slices, to notice an abandoned
+        prediction, an exited child or a stop."""
+        pending, self._congested = self._congested, None
+        assert pending is not None
+        while (
+            pending.queued_bytes > PENDING_LIMIT_BYTES // 2
+            and not pending.abandoned
+            and gen.alive
+            and not self._stopping
+        ):
+            pending.room = asyncio.Event()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(pending.room.wait(), CONGESTION_POLL_S)
+        pending.room = None
 
     async def _pump(self, gen: Generation, stream: asyncio.StreamReader, name: str) -> None:
         """The child's own stdout/stderr: start-up errors and crash dumps the capture cannot see."""
@@ -280,10 +346,13 @@ class WorkerClient(Dispatcher):
             text = data.decode("utf-8", "replace")
             if gen.setup_result is None:
                 gen.setup_logs.append(text)
+                self._echo.write(None, text)
             elif len(self._pending) == 1:
-                self._deliver(next(iter(self._pending)), LogEvent(name, text))
+                prediction_id = next(iter(self._pending))
+                self._echo.write(prediction_id, text)
+                self._deliver(prediction_id, LogEvent(name, text))
             else:
-                self._server_log(text)
+                self._echo.write(None, text)
 
 
 __all__ = [

@@ -35,7 +35,9 @@ class LogEvent:
 class OutputEvent:
     """One output value; `chunk` is True for each item of an iterator output.
 
-    Files are `pathlib.Path` objects anywhere inside the value; the server encodes them.
+    Files are `pathlib.Path` objects inside the value, made only from the worker's out-of-band
+    file list; the server encodes them. A temporary copy the worker made of a file-like output
+    is deleted once the consumer asks for the next event.
     """
 
     value: Any

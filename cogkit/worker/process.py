@@ -13,7 +13,12 @@ from cogkit.worker.events import utcnow
 
 EXIT_POLL_S = 0.05
 PIPE_CLOSE_S = 2.0
-READ_LIMIT = 1 << 30  # a single output value may be large; a line is one message
+# The socket is read in chunks into a buffer of at most BUFFER_BYTES (past which asyncio stops
+# reading, so the child's writes block: backpressure); a message, one line, may be up to
+# MESSAGE_LIMIT_BYTES (a single output value may be large).
+BUFFER_BYTES = 1 << 20
+READ_CHUNK = 256 << 10
+MESSAGE_LIMIT_BYTES = 1 << 30
 
 _SIGNAL_NOTES = {
     signal.SIGKILL: "often the out-of-memory killer",
@@ -52,11 +57,13 @@ class Generation:
         self.setup_result: Optional[Any] = None
         self.timed_out: Optional[float] = None
         self.exited = False
+        self.exiting = False  # it announced its exit, or its socket or process ended
+        self._partial = bytearray()  # the start of a message not yet read in full
         self._send_lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, proc: asyncio.subprocess.Process, sock: socket.socket) -> Generation:
-        reader, writer = await asyncio.open_unix_connection(sock=sock, limit=READ_LIMIT)
+        reader, writer = await asyncio.open_unix_connection(sock=sock, limit=BUFFER_BYTES)
         return cls(proc, reader, writer)
 
     @property
@@ -68,10 +75,42 @@ class Generation:
             (s, n) for s, n in ((self.proc.stdout, "stdout"), (self.proc.stderr, "stderr")) if s is not None
         ]
 
+    async def read_lines(self) -> List[bytes]:
+        """The next whole messages from the child, each a line without its newline; [] at EOF.
+        Several often come in one read (a final output and its done are written together).
+        Raises ValueError past MESSAGE_LIMIT_BYTES."""
+        while True:
+            data = await self.reader.read(READ_CHUNK)
+            if not data:
+                return []
+            lines = self._split(data)
+            if lines:
+                return lines
+
+    def _split(self, data: bytes) -> List[bytes]:
+        buffer = self._partial
+        if not buffer and data.endswith(b"\n"):  # the usual case: whole messages only
+            return data.split(b"\n")[:-1]
+        scanned = len(buffer)  # no newline before this offset: a long message is not searched again
+        buffer += data
+        end = buffer.rfind(b"\n", scanned)
+        if end < 0:
+            if len(buffer) > MESSAGE_LIMIT_BYTES:
+                raise ValueError(f"a worker message is larger than {MESSAGE_LIMIT_BYTES} bytes")
+            return []
+        whole = bytes(buffer[:end])
+        del buffer[: end + 1]
+        return whole.split(b"\n")
+
     async def send(self, data: bytes) -> None:
         async with self._send_lock:
             self.writer.write(data)
             await self.writer.drain()
+
+    async def send_quietly(self, data: bytes) -> None:
+        """`send`, for a message whose loss the child's exit handling covers anyway."""
+        with contextlib.suppress(ConnectionError, OSError):
+            await self.send(data)
 
     async def exit_code(self, timeout: Optional[float] = None) -> Optional[int]:
         """The child's exit status once it has exited (None on timeout).

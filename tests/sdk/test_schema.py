@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pathlib
+import sys
 
 import pytest
 
 from cogkit.errors import PredictorError
+from cogkit.mode import Mode
 from cogkit.sdk.openapi_paths import merge
 from cogkit.sdk.schema import base_document, openapi_schema
 
@@ -97,14 +99,20 @@ def test_structured_and_iterator_outputs() -> None:
     assert frames["items"] == {"type": "string", "format": "uri"}
 
 
-def test_train_mode_and_merge(doc: dict) -> None:
-    train = openapi_schema("everything.py:train", cwd=str(FIXTURES), mode="train")
+@pytest.mark.parametrize("mode", [Mode.TRAIN, "train"])
+def test_train_mode_and_merge(doc: dict, mode: Mode | str) -> None:
+    train = openapi_schema("everything.py:train", cwd=str(FIXTURES), mode=mode)
     schemas = train["components"]["schemas"]
     assert {"TrainingInput", "TrainingOutput", "TrainingRequest", "TrainingResponse"} <= set(schemas)
     assert "/trainings" in train["paths"] and "/trainings/{training_id}/cancel" in train["paths"]
     merged = merge(doc, train)
     assert {"Input", "TrainingInput"} <= set(merged["components"]["schemas"])
     assert {"/predictions", "/trainings"} <= set(merged["paths"])
+
+
+def test_an_unknown_mode_is_a_predictor_error() -> None:
+    with pytest.raises(PredictorError, match="unknown mode 'serve'; use 'predict' or 'train'"):
+        openapi_schema("everything.py:train", cwd=str(FIXTURES), mode="serve")
 
 
 def test_base_document_for_the_server() -> None:
@@ -145,3 +153,40 @@ def test_bad_references(ref: str, message: str) -> None:
     with pytest.raises(PredictorError) as info:
         openapi_schema(ref, cwd=str(FIXTURES))
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("source", "ref", "first"),
+    [
+        (
+            "from cog import BasePredictor\n\nclass Predictor(BasePredictor):\n    def predict(self) -> str:\n"
+            "        return 'x'\n",
+            "predict.py:Predictr",
+            "predict.py:Predictr: predict.py defines no 'Predictr'",
+        ),
+        (
+            "import nonexistent_dependency\n",
+            "predict.py:Predictor",
+            "importing predict.py failed: ModuleNotFoundError: No module named 'nonexistent_dependency'",
+        ),
+        (
+            "def predict(self) -> str\n    return 'x'\n",
+            "predict.py:predict",
+            "importing predict.py failed: SyntaxError: expected ':' (predict.py, line 1)",
+        ),
+    ],
+)
+def test_loading_errors_read_as_one_useful_line_first(
+    tmp_path: pathlib.Path, source: str, ref: str, first: str
+) -> None:
+    """What `cogkit build` and `cogkit predict` show when the schema probe cannot load the
+    predictor: no traceback through cogkit's (temporary) folders before the line that matters."""
+    from cogkit.image.schema import local_schema
+
+    (tmp_path / "predict.py").write_text(source)
+    with pytest.raises(PredictorError) as caught:
+        local_schema(pathlib.Path(sys.executable), tmp_path, predictor=ref, trainer=None)
+    shown = str(caught.value).splitlines()
+    assert shown[0] == "could not load the predictor:"
+    assert shown[1].strip() == first
+    assert not any("cogkit" in line or "<frozen" in line for line in shown[2:] if "hint:" not in line)

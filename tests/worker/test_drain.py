@@ -14,7 +14,7 @@ import threading
 import pytest
 
 from cogkit.worker.channel import Channel
-from cogkit.worker.protocol import FROM_CHILD, decode
+from cogkit.worker.protocol import FROM_CHILD, Done, Log, Output, decode, encode
 
 from .helpers import collect, run, started
 
@@ -60,25 +60,25 @@ def test_the_last_write_never_overtakes_queued_messages() -> None:
     rounds = 300
     expected = []
     for round_ in range(rounds):
-        expected += [("log", str(round_))] * (round_ % 4) + [("output", str(round_)), ("done", str(round_))]
+        expected += [(Log, str(round_))] * (round_ % 4) + [(Output, str(round_)), (Done, str(round_))]
     got: list = []
 
     def read() -> None:  # read while we write: a full socket must not stall the writers
         stream = theirs.makefile("rb")
         with contextlib.suppress(OSError):
             for _ in expected:
-                msg = decode(stream.readline(), FROM_CHILD)
-                got.append((msg["type"], msg["id"]))
+                message = decode(stream.readline(), FROM_CHILD)
+                got.append((type(message), message.id))
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     channel = Channel(ours)
     for round_ in range(rounds):
         for i in range(round_ % 4):
-            channel.send("log", id=str(round_), stream="stdout", text=f"{i}\n")
+            channel.send(Log(str(round_), "stdout", f"{i}\n"))
         channel.send_encoded(
-            Channel.encode("output", id=str(round_), value=round_, chunk=False),
-            Channel.encode("done", id=str(round_), status="succeeded", error=None, metrics={}),
+            encode(Output(str(round_), round_, False, [])),
+            encode(Done(str(round_), "succeeded", None, {})),
         )
     reader.join(60)
     assert got == expected

@@ -3,8 +3,11 @@ client restarts the child (running setup again), or reports DEFUNCT when it cann
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
+from cogkit.errors import WorkerNotReady
 from cogkit.worker.events import WorkerState
 
 from .helpers import collect, run, started
@@ -87,3 +90,40 @@ def test_crash_is_seen_even_when_a_forked_process_holds_the_socket() -> None:
             assert "exited with code 5" in crashed.done.error
 
     run(go(), timeout=20)
+
+
+def test_after_sys_exit_the_worker_is_not_ready_until_the_new_child_is() -> None:
+    """The exiting child says so before its Done, so the client is STARTING by the time the
+    prediction's end is seen: nothing is sent to the dying child. predict() then raises
+    WorkerNotReady (a wait or a 503 for the server, not a failed prediction) until READY."""
+
+    async def go() -> None:
+        async with started("faults.py:Predictor") as client:
+            await client.wait_for_setup()
+            first_pid = (await collect(client, "warm", {})).values[0].split()[-1]
+            exited = await collect(client, "exit", {"kind": "sys_exit"})
+            assert exited.done.status == "failed" and "sys.exit(3)" in exited.done.error
+            assert client.state == WorkerState.STARTING
+            with pytest.raises(WorkerNotReady):
+                await collect(client, "too-soon", {})
+            while client.state == WorkerState.STARTING:
+                assert await client.wait_state_change() in (WorkerState.READY, WorkerState.STARTING)
+            assert client.state == WorkerState.READY and client.restarts == 1
+            pids = set()
+            for i in range(5):
+                after = await collect(client, f"after-{i}", {})
+                assert after.done.status == "succeeded", after.done.error
+                pids.add(after.values[0].split()[-1])
+            assert len(pids) == 1 and first_pid not in pids
+
+    run(go())
+
+
+def test_state_changes_wake_waiters() -> None:
+    async def go() -> None:
+        async with started("sync_hello.py:Predictor") as client:
+            assert client.state == WorkerState.STARTING  # no await since start(): setup cannot be done
+            waiters = [asyncio.ensure_future(client.wait_state_change()) for _ in range(3)]
+            assert await asyncio.gather(*waiters) == [WorkerState.READY] * 3
+
+    run(go())

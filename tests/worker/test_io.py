@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pathlib
 
+from cogkit.worker.events import OutputEvent
+
 from .helpers import collect, run, started
 
 
@@ -108,5 +110,58 @@ def test_mutable_defaults_do_not_leak_between_predictions() -> None:
         async with started("mutable_default.py:predict") as client:
             await client.wait_for_setup()
             assert [(await collect(client, f"p{i}", {})).values[0] for i in range(3)] == [1, 1, 1]
+
+    run(go())
+
+
+def test_file_like_outputs_leave_no_temp_files_behind() -> None:
+    """A file object without a path (io.BytesIO) is copied into the client's outputs folder for
+    the server to read; the copy is gone once the consumer asks for the next event, and the
+    folder at stop."""
+
+    async def go() -> None:
+        for ref, inputs, contents in (
+            ("file_outputs.py:Predictor", {"kind": "one"}, [b"one"]),
+            ("file_outputs.py:Predictor", {"kind": "many"}, [b"first", b"second"]),
+            ("file_outputs.py:stream", {"count": 3}, [b"chunk 0", b"chunk 1", b"chunk 2"]),
+        ):
+            async with started(ref) as client:
+                await client.wait_for_setup()
+                folder = pathlib.Path(client._outputs_dir)
+                seen: list[pathlib.Path] = []
+                async for event in client.predict("p", inputs):
+                    for previous in seen:
+                        assert not previous.exists(), "an earlier event's temp file outlived it"
+                    if isinstance(event, OutputEvent):
+                        paths = _paths(event.value)
+                        assert [p.read_bytes() for p in paths] == contents[len(seen) : len(seen) + len(paths)]
+                        assert all(p.parent == folder for p in paths)
+                        seen += paths
+                assert len(seen) == len(contents)
+                assert list(folder.iterdir()) == []
+            assert not folder.exists()
+
+    run(go())
+
+
+def _paths(value: object) -> list[pathlib.Path]:
+    if isinstance(value, pathlib.Path):
+        return [value]
+    if isinstance(value, dict):
+        return [p for v in value.values() for p in _paths(v)]
+    if isinstance(value, list):
+        return [p for v in value for p in _paths(v)]
+    return []
+
+
+def test_an_output_larger_than_the_read_buffer_arrives_whole() -> None:
+    async def go() -> None:
+        async with started("big_output.py:predict") as client:
+            await client.wait_for_setup()
+            for size in (5 << 20, 3, 1 << 20):  # several reads of the socket each, then one
+                result = await collect(client, f"p{size}", {"size": size})
+                assert result.done.status == "succeeded", result.done.error
+                expected = "".join(chr(ord("a") + i % 26) for i in range(size))
+                assert result.values == [expected]
 
     run(go())

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import select
+import signal
 import subprocess
 import sys
 import textwrap
@@ -40,6 +42,20 @@ def test_stop_ends_a_running_prediction_and_the_child() -> None:
     run(go(), timeout=30)
 
 
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rsplit(")", 1)[1].split()[0] == "Z"  # a zombie has exited already
+
+
+async def _until_gone(*pids: int) -> None:
+    while not all(_gone(pid) for pid in pids):
+        await asyncio.sleep(0.05)
+
+
 def test_child_exits_when_its_parent_dies(tmp_path) -> None:
     script = textwrap.dedent(
         f"""
@@ -55,20 +71,56 @@ def test_child_exits_when_its_parent_dies(tmp_path) -> None:
         """
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
-    child = int(out.stdout.strip())
+    run(_until_gone(int(out.stdout.strip())))
 
-    async def gone() -> None:
-        while True:
-            try:
-                os.kill(child, 0)
-            except ProcessLookupError:
-                return
-            with open(f"/proc/{child}/stat") as stat:
-                if stat.read().split()[2] == "Z":  # a zombie has exited already
-                    return
-            await asyncio.sleep(0.05)
 
-    run(gone())
+KILLED_PARENT = """
+import asyncio, os, sys, time
+from cogkit.worker.client import WorkerClient
+from cogkit.worker.events import OutputEvent
+
+async def main():
+    client = WorkerClient("spawns.py:Predictor", cwd=sys.argv[1])
+    await client.start()
+    await client.wait_for_setup()
+    async for event in client.predict("p", {}):
+        if isinstance(event, OutputEvent):
+            helper = event.value
+    holder = 0
+    if sys.argv[2] == "fork":  # a forked copy keeps the socket open: no EOF reaches the worker
+        holder = os.fork()
+        if holder == 0:
+            time.sleep(1000)
+            os._exit(0)
+    print(client._gen.proc.pid, helper, holder, flush=True)
+    await asyncio.sleep(1000)
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize("how", ["eof", "fork"])
+def test_sigkill_of_the_parent_takes_the_worker_and_its_subprocesses(how: str) -> None:
+    """The worker sees the parent die by EOF on its socket or, when a forked process still holds
+    the socket, by its parent pid changing; either way it kills its process group, which holds
+    the `sleep 1000` its predictor started."""
+    parent = subprocess.Popen(
+        [sys.executable, "-c", KILLED_PARENT, str(FIXTURES), how], stdout=subprocess.PIPE, text=True
+    )
+    holder = 0
+    try:
+        assert parent.stdout is not None
+        assert select.select([parent.stdout], [], [], 60)[0], "the parent never reported its worker"
+        worker, helper, holder = (int(n) for n in parent.stdout.readline().split())
+        assert not _gone(worker) and not _gone(helper)
+        parent.kill()
+        parent.wait(30)
+        run(_until_gone(worker, helper), timeout=30)
+    finally:
+        parent.kill()
+        parent.wait(30)
+        if holder:
+            os.kill(holder, signal.SIGKILL)
 
 
 @pytest.mark.parametrize("ref", ["cancel_async.py:Predictor", "cancel_sync.py:Predictor"])

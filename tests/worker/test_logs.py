@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from .helpers import collect, run, started
 
 
@@ -70,3 +72,38 @@ def test_async_predictor_streams_behave_like_real_streams() -> None:
             assert "binary x\n" in result.logs and "text x\n" in result.logs
 
     run(go())
+
+
+def test_model_output_is_echoed_to_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    """Setup's and a lone prediction's lines as they are; overlapping predictions' lines each
+    carry the prediction id, with control characters in a client's id made harmless."""
+
+    async def go() -> None:
+        async with started("sync_hello.py:Predictor") as client:
+            await client.wait_for_setup()
+            await collect(client, "p", {"text": "x"})
+        async with started("async_concurrent.py:Predictor") as client:
+            await client.wait_for_setup()
+            ids = {"n0": "n0", "n1": "n1", "evil\n[n0] forged": "e"}
+            await asyncio.gather(*(collect(client, i, {"name": n, "delay": 0.2}) for i, n in ids.items()))
+
+    run(go())
+    err = capsys.readouterr().err.splitlines()
+    assert "setup ran" in err and "echo x" in err and "to fd 2" in err
+    assert {"[n0] start n0", "[n1] start n1", "[evil?[n0] forged] start e"} <= set(err)
+    assert not any(line.startswith("[n0] forged") for line in err)
+
+
+def test_the_echo_can_be_turned_off(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COGKIT_ECHO_MODEL_OUTPUT", "0")
+
+    async def go() -> None:
+        async with started("sync_hello.py:Predictor") as client:
+            await client.wait_for_setup()
+            result = await collect(client, "p", {"text": "x"})
+            assert "echo x" in result.logs
+
+    run(go())
+    assert "echo x" not in capsys.readouterr().err

@@ -92,15 +92,13 @@ def test_sync_predictor_cannot_be_concurrent() -> None:
     run(go())
 
 
-def test_check_concurrency_rejects_sync_predictor_above_one() -> None:
-    from cogkit.errors import PredictorError
+def test_a_sync_predictor_reports_what_the_server_needs_to_limit_concurrency() -> None:
+    """The server decides the concurrency (server/config.py:effective_concurrency) from these."""
 
     async def go() -> None:
         async with started("sync_hello.py:Predictor") as client:
             await client.wait_for_setup()
-            client.check_concurrency(1)
-            with pytest.raises(PredictorError, match="needs an async predict"):
-                client.check_concurrency(4)
+            assert (client.is_async, client.max_concurrency) == (False, 1)
 
     run(go())
 
