@@ -3,13 +3,16 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# A wheel the deploy tests read as data: downloaded without its dependencies, never installed.
+KSERVE_SDK := tests/deploy/crd/kserve-sdk.txt
 
 .PHONY: install demo test lint clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(KSERVE_SDK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip uv  # uv installs the rest, fast
 	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[dev]'
+	$(BIN)/pip download -q --no-deps --require-hashes --python-version 3.11 -d $(VENV)/schema-wheels -r $(KSERVE_SDK)
 	touch $(STAMP)
 
 install: $(STAMP)

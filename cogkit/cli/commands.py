@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cogkit.cli import build, debug, exec, init, login, predict, push, serve, train
+from cogkit.cli import build, debug, deploy, exec, init, login, predict, push, serve, train
 
 ALL: list[click.Command] = [
     init.command,
@@ -16,6 +16,7 @@ ALL: list[click.Command] = [
     train.command,
     push.command,
     login.command,
+    deploy.command,
 ]
 
 # `cogkit run` is `cogkit predict`, as in current Cog.
