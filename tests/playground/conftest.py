@@ -147,6 +147,9 @@ class PlaygroundProxy(Process):
         ]
         super().__init__(args, cwd=REPO, log=log_dir / f"proxy-{self.port}.log")
         self.wait_http(self.url + "/playground")
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while "playground for" not in self.log and time.monotonic() < deadline:  # printed once listening
+            time.sleep(0.05)
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,5 @@
 // Elements from data, without ever parsing HTML: text becomes text nodes, URLs are checked.
-// Nothing in the playground assigns innerHTML, so a model's description, output or log line
+// Nothing in the playground parses markup from data, so a model's description, output or log line
 // can only ever be shown as text.
 
 const SAFE_URL = /^(blob:|data:(image|audio|video)\/|https?:|#)/i;

@@ -9,7 +9,8 @@ class Predictor(BasePredictor):
     def predict(
         self,
         prompt: str = Input(description="What to write about", default="a lighthouse at dusk"),
-        word: str = Input(description="One lowercase word", default="hello", regex=r"\A[a-z]+\Z"),
+        # (?i) is Python and Rust regex syntax, not JavaScript: the page leaves this check to the server.
+        word: str = Input(description="One word, letters only", default="hello", regex=r"(?i)^[a-z]+$"),
         steps: int = Input(description="How many steps", default=4, ge=1, le=10),
         temperature: float = Input(description="Randomness", default=0.7, ge=0.0, le=2.0),
         loud: bool = Input(description="Shout the answer", default=False),
