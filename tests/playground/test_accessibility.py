@@ -86,8 +86,10 @@ def test_keyboard_only_use(page: Any, model: Any) -> None:
     for _ in range(40):  # bounded: the form has about a dozen stops
         page.keyboard.press("Tab")
         focused = page.evaluate(
-            "() => ({ field: document.activeElement.closest('[data-field]')?.dataset.field ?? null,"
-            " id: document.activeElement.id, outline: getComputedStyle(document.activeElement).outlineStyle })"
+            # a visually hidden file input shows its focus on the button drawn for it
+            "() => { const shown = (el) => el.matches('.visually-hidden') ? el.nextElementSibling : el; return"
+            " ({ field: document.activeElement.closest('[data-field]')?.dataset.field ?? null,"
+            " id: document.activeElement.id, outline: getComputedStyle(shown(document.activeElement)).outlineStyle }) }"
         )
         if focused["id"] == "run":
             break

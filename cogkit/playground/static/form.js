@@ -157,11 +157,14 @@ function control(field, id, describedBy) {
 // A file field: choose or drop files (sent as data URIs), or type a URL.
 function fileControl(field, common) {
   const multiple = field.kind === "list";
-  const input = h("input", { ...common, type: "file", multiple });
+  // The native input stays (focusable, labelled by the field's name) but is drawn as the button
+  // beside it: its own "No file chosen" text would contradict the list of files read so far.
+  const input = h("input", { ...common, type: "file", multiple, class: "visually-hidden" });
+  const button = h("label", { for: common.id, class: "button" }, multiple ? "Choose files" : "Choose a file");
   const url = h("input", { type: "url", name: `${field.name}-url`, placeholder: multiple ? "or URLs, one per line…" : "or a URL: https://…",
     "aria-label": `${field.name} URL`, "aria-describedby": common["aria-describedby"] });
   const chosen = h("ul", { class: "chosen" });
-  const drop = h("div", { class: "drop" }, h("div", { class: "drop-row" }, input, h("span", { class: "drop-text" }, multiple ? "or drop files here" : "or drop a file here")), chosen, url);
+  const drop = h("div", { class: "drop" }, h("div", { class: "drop-row" }, input, button, h("span", { class: "drop-text" }, multiple ? "or drop files here" : "or drop a file here")), chosen, url);
   let files = [];
   let pending = Promise.resolve();
 
