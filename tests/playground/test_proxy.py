@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -224,7 +225,8 @@ def test_streamed_bodies_over_the_limit_are_cut_off(
             )
         return answer.status_code
 
-    assert asyncio.run(send()) == 413
+    with ThreadPoolExecutor(1) as thread:  # its own event loop: Playwright's may be running in this one
+        assert thread.submit(asyncio.run, send()).result(timeout=60) == 413
     assert hostile_upstream.hits == []
 
 
