@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import click
+from rich.markup import escape
 
 from cogkit.cli import render
 
@@ -18,7 +19,8 @@ def command(url: str, host: str, port: int) -> None:
     from cogkit.playground import proxy
 
     def ready(page_url: str) -> None:
-        render.stdout.print(f"playground for {proxy.Upstream.parse(url).display} at {page_url}; Ctrl-C stops")
+        line = f"playground for {proxy.Upstream.parse(url).display} at {page_url}; Ctrl-C stops"
+        render.stdout.print(escape(line))  # an IPv6 host's [brackets] are not markup
         if sys.stdout.isatty():
             import webbrowser
 

@@ -17,6 +17,7 @@ Cog's routes to ONE upstream fixed at start-up. What it forwards is narrow on pu
 from __future__ import annotations
 
 import contextlib
+import errno
 import re
 import socket
 import threading
@@ -274,9 +275,10 @@ def serve(url: str, *, host: str, port: int, on_ready: Callable[[str], None] | N
     try:
         listener = socket.create_server((host, port))
     except OSError as e:
+        busy = e.errno == errno.EADDRINUSE
         raise UsageError(
             f"cannot listen on {host}:{port}: {e.strerror or e}",
-            hint="is another server using that port? pick another with --port",
+            hint="another server uses that port: pick another with --port" if busy else "check --host",
         ) from e
     threading.Thread(target=announce, daemon=True, name="cogkit-playground-ready").start()
     with listener:

@@ -131,8 +131,10 @@ class CogkitServer(Process):
 class PlaygroundProxy(Process):
     """`cogkit playground URL` (the real CLI), serving the page for another server."""
 
-    def __init__(self, log_dir: Path, upstream: str, *, host: str = "127.0.0.1") -> None:
-        self.port = free_port(host)
+    def __init__(
+        self, log_dir: Path, upstream: str, *, host: str = "127.0.0.1", port: int | None = None
+    ) -> None:
+        self.port = port or free_port(host)
         self.url = f"http://{host}:{self.port}"
         args = [
             sys.executable,
@@ -179,6 +181,7 @@ def model(servers: Any) -> Any:
         "everything": {"cwd": MODELS, "predictor": "everything.py:Predictor"},
         "slow": {"cwd": MODELS, "predictor": "slow.py:Predictor"},
         "hostile": {"cwd": MODELS, "predictor": "hostile.py:Predictor"},
+        "media": {"cwd": MODELS, "predictor": "media.py:Predictor"},
     }
     return lambda name: servers(name, **known[name])
 

@@ -179,7 +179,8 @@ function showRun(entry, { output: value, logs }, fromHistory) {
 
 function summary(entry) {
   const parts = Object.entries(entry.input).map(([name, value]) => {
-    const text = typeof value === "string" && value.startsWith("data:") ? entry.fileNames?.[name]?.join(", ") ?? "file" : JSON.stringify(value);
+    const isFile = [value].flat().some((v) => typeof v === "string" && v.startsWith("data:"));
+    const text = isFile ? entry.fileNames?.[name]?.join(", ") ?? "file" : JSON.stringify(value);
     return `${name}=${text.length > 40 ? text.slice(0, 39) + "…" : text}`;
   });
   for (const name of Object.keys(entry.omitted ?? {})) parts.push(`${name} (not kept)`);
@@ -241,7 +242,6 @@ async function main() {
   $("#reset").addEventListener("click", () => state.forms[state.mode]?.reset());
   $("#clear-history").addEventListener("click", () => { history.clearAll(); renderHistory(); });
   for (const button of document.querySelectorAll("#modes button")) button.addEventListener("click", () => selectMode(button.dataset.mode));
-  renderHistory();
   pollHealth();
   try {
     state.settings = await getJson("playground/settings.json").catch(() => ({}));
@@ -254,6 +254,7 @@ async function main() {
   }
   state.dialect = new Dialect(state.root, state.doc);
   buildForms();
+  history.useModel(Object.entries(state.forms).map(([mode, form]) => `${mode}(${form.fields.map((f) => `${f.name}:${f.kind}`)})`).join(";"));
   renderHistory();
 }
 

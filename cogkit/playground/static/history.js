@@ -1,14 +1,24 @@
 // Past runs, kept in this browser's localStorage: inputs, output, status, logs and timings.
 // Secrets are never stored, and values too large for storage are left out and named as such.
+// Each model (told apart by its inputs) has its own history, so one port serving different
+// models over time never offers to re-run one model's inputs on another.
 
-const KEY = "cogkit-playground:runs:v1";
+const PREFIX = "cogkit-playground:runs:v1";
 const MAX_RUNS = 50;
 const MAX_VALUE_CHARS = 512 * 1024; // one input or output bigger than this is not kept
 const MAX_LOG_CHARS = 32 * 1024;
+let key = PREFIX;
+
+// FNV-1a of the model's input names and kinds: stable across restarts, different between models.
+export function useModel(signature) {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < signature.length; i++) hash = Math.imul(hash ^ signature.charCodeAt(i), 0x01000193) >>> 0;
+  key = `${PREFIX}:${hash.toString(16)}`;
+}
 
 export function load() {
   try {
-    const runs = JSON.parse(localStorage.getItem(KEY) ?? "[]");
+    const runs = JSON.parse(localStorage.getItem(key) ?? "[]");
     return Array.isArray(runs) ? runs.filter((run) => run && typeof run === "object" && typeof run.id === "string") : [];
   } catch {
     return [];
@@ -19,13 +29,13 @@ function write(runs) {
   // Drop the oldest runs until the rest fit in the browser's quota.
   for (let kept = runs.slice(0, MAX_RUNS); kept.length; kept = kept.slice(0, -1)) {
     try {
-      localStorage.setItem(KEY, JSON.stringify(kept));
+      localStorage.setItem(key, JSON.stringify(kept));
       return kept;
     } catch {
       /* over quota: try with fewer */
     }
   }
-  localStorage.removeItem(KEY);
+  localStorage.removeItem(key);
   return [];
 }
 
@@ -62,5 +72,5 @@ export function add(run) {
 }
 
 export function clearAll() {
-  localStorage.removeItem(KEY);
+  localStorage.removeItem(key);
 }
