@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cogkit.cli import build, debug, deploy, exec, init, login, predict, push, serve, train
+from cogkit.cli import build, debug, deploy, exec, init, login, playground, predict, push, serve, train
 
 ALL: list[click.Command] = [
     init.command,
@@ -17,6 +17,7 @@ ALL: list[click.Command] = [
     push.command,
     login.command,
     deploy.command,
+    playground.command,
 ]
 
 # `cogkit run` is `cogkit predict`, as in current Cog.

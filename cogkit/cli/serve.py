@@ -52,6 +52,7 @@ def command(
             render.info(
                 f"serving {target.project_dir.name} at http://{host}:{port} ({target.runtime}); Ctrl-C stops"
             )
+            render.info(f"playground: http://{host}:{port}/playground")
             edits: list[str] = []
             while not edits:
                 time.sleep(POLL_S)

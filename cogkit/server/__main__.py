@@ -28,6 +28,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="ignore SIGTERM; stop only on POST /shutdown",
     )
+    p.add_argument(
+        "--no-playground",
+        action="store_true",
+        help="do not serve the web form at /playground ($COGKIT_PLAYGROUND=0)",
+    )
     return p
 
 
@@ -44,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
             worker_python=args.worker_python,
             upload_url=args.upload_url,
             await_explicit_shutdown=args.await_explicit_shutdown,
+            playground=not args.no_playground,
         )
         run(config)
     except CogkitError as e:

@@ -149,6 +149,10 @@ def build_app(state: ServerState) -> FastAPI:
     app.state.cogkit = state
     for path, handler, methods in ROUTES:
         app.add_route(path, handler, methods=list(methods))
+    if state.config.playground:  # the web form; imported only when served
+        from cogkit.playground.routes import routes as playground_routes
+
+        app.router.routes.extend(playground_routes())
     http_errors.install(app)
     app.add_middleware(
         MetricsMiddleware, metrics=state.metrics, routes={handler: path for path, handler, _ in ROUTES}

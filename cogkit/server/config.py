@@ -32,6 +32,7 @@ class ServerConfig:
     webhook_token: str | None = None
     max_input_bytes: int = 1 << 30
     worker_env: Mapping[str, str] | None = None
+    playground: bool = True
 
 
 def _int_env(env: Mapping[str, str], name: str) -> int | None:
@@ -63,6 +64,17 @@ def _float_env(env: Mapping[str, str], name: str) -> float | None:
         ) from None
 
 
+def _switch_env(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise UsageError(f"environment variable {name}={raw!r} is not 1 or 0", hint=f"set {name}=0 or {name}=1")
+
+
 def _from_cog_yaml(cwd: Path) -> tuple[str | None, str | None, int | None]:
     """Read predict/run, train and concurrency.max from cog.yaml, if there is one."""
     if not (cwd / "cog.yaml").is_file():
@@ -83,6 +95,7 @@ def resolve_config(
     worker_python: str | None = None,
     upload_url: str | None = None,
     await_explicit_shutdown: bool = False,
+    playground: bool = True,
     env: Mapping[str, str] | None = None,
 ) -> ServerConfig:
     """Merge flags, the environment and cog.yaml into one `ServerConfig`."""
@@ -113,6 +126,7 @@ def resolve_config(
         concurrency_max=limit,
         setup_timeout=_float_env(env, "COG_SETUP_TIMEOUT"),
         webhook_token=env.get("WEBHOOK_AUTH_TOKEN") or None,
+        playground=playground and _switch_env(env, "COGKIT_PLAYGROUND", True),
     )
 
 
