@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import click
 
-from cogkit.cli import build, debug, exec, init, login, predict, push, serve, train
+from cogkit.cli import build, completion, debug, exec, init, login, predict, push, serve, train
+from cogkit.cli.alias import run_alias
 
 ALL: list[click.Command] = [
     init.command,
     debug.command,
     build.command,
     predict.command,
+    run_alias(predict.command),  # `cogkit run` is `cogkit predict`, as in current Cog
     serve.command,
     exec.command,
     train.command,
     push.command,
     login.command,
+    completion.command,
 ]
-
-# `cogkit run` is `cogkit predict`, as in current Cog.
-ALIASES: dict[str, click.Command] = {"run": predict.command}

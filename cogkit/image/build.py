@@ -15,6 +15,7 @@ from typing import Any
 
 import docker.errors
 from rich.console import Console
+from rich.text import Text
 
 from cogkit.errors import BuildError
 from cogkit.image import labels as label_names
@@ -66,11 +67,11 @@ def build_project(
     spec = load_spec(config.resolve() if config else None)
     plan = resolve(spec, base_image_override=base_image)
     for warning in (*spec.warnings, *plan.warnings):
-        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        console.print(Text.assemble(("warning:", "yellow"), " ", warning))  # never read as markup
     client()  # a clear "no engine" error now, not a builder's error later
     cli = builder()
     if cli.notice:
-        console.print(f"[yellow]notice:[/] {cli.notice}", highlight=False)
+        console.print(Text.assemble(("notice:", "yellow"), " ", cli.notice))
     name = tag or default_tag(spec.project_dir, plan.image)
     context = stage(plan, spec.project_dir, ca_cert=ca_cert, buildkit=cli.kind == "buildkit")
     with BuildDisplay(console, progress) as display:
