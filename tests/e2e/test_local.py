@@ -41,7 +41,9 @@ def test_venv_is_reused_until_requirements_change(tmp_path: Path) -> None:
     rebuilt = ensure_venv(changed, project, report=events.append)
     assert not rebuilt.reused
     # Each install reported uv's progress and its end, as the CLI shows them.
-    installs = [e for e in events if isinstance(e, Progress) and e.step.startswith("installing 1 requirement")]
+    installs = [
+        e for e in events if isinstance(e, Progress) and e.step.startswith("installing 1 requirement")
+    ]
     assert [e.done for e in installs if e.done] == [True, True]
     result = cogkit("predict", "--runtime", "local", cwd=project)
     assert result.returncode == 0, result.stderr
