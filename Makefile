@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint clean
+.PHONY: install demo test lint docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check --fix cogkit tests bench
 	$(BIN)/ruff format cogkit tests bench
+
+## Regenerate docs/cli.md from the commands' own --help (a test checks it is current).
+docs: $(STAMP)
+	$(BIN)/python -m cogkit.cli.reference > docs/cli.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache dist build
