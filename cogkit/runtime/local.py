@@ -11,8 +11,6 @@ Importing this module is cheap (standard library only): the reload supervisor us
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import os
 import signal
 import subprocess
@@ -208,6 +206,9 @@ def source_snapshot(root: Path) -> dict[str, int]:
 
 def _cached_schema(python: Path, project_dir: Path, plan: BuildPlan) -> dict[str, Any]:
     """The predictor's schema, recomputed only when the project's files or the venv change."""
+    import hashlib  # OpenSSL's libcrypto: 4 MiB that the reload supervisor, which imports us, need not hold
+    import json
+
     from cogkit.image.schema import local_schema
     from cogkit.runtime.venv import STAMP
 
