@@ -3,6 +3,7 @@
     prepare(config, report)        build the image or the venv and read the schema: a `Target`
     start(target, options, report) a running `Server` (url, alive, logs, reload, stop)
     exec(target, command, …)       run a command in the project's environment; its exit status
+    become_server(target, …)       replace this process with the server, where that is possible
 
 `docker.py` and `local.py` are the two backends; `backend_for(Runtime)` picks one. Backends
 never print: they hand `Notice`, `Progress` and `ServerLine` events to a `Report` callback, and
@@ -139,6 +140,10 @@ class Backend(Protocol):
         report: Report,
     ) -> int:
         """Run `command` in the project's environment with `cog`, `cogkit` and the project importable."""
+
+    def become_server(self, target: Target, options: ServerOptions, *, reload_on_edit: bool) -> None:
+        """Replace this process with the server (or a small supervisor of it) if this backend can;
+        return if it cannot, and the caller supervises the server itself."""
 
 
 def backend_for(runtime: Runtime) -> Backend:

@@ -222,6 +222,9 @@ class DockerBackend:
         except KeyboardInterrupt:
             return 130
 
+    def become_server(self, target: Target, options: ServerOptions, *, reload_on_edit: bool) -> None:
+        """Never: a live process must hold the container's attached stdin, so the caller stays."""
+
 
 def exec_args(
     target: Target,

@@ -182,6 +182,25 @@ class LocalBackend:
         except KeyboardInterrupt:
             return 130
 
+    def become_server(self, target: Target, options: ServerOptions, *, reload_on_edit: bool) -> None:
+        """exec the server, or with `reload_on_edit` the small supervisor of reload.py; never returns."""
+        assert target.project_dir is not None
+        command = server_command(target, options)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        if reload_on_edit:
+            from cogkit.runtime import reload
+
+            spec = reload.spec_for_exec(
+                argv=command.argv,
+                url=command.url,
+                project_dir=target.project_dir,
+                config=reload.config_files(target),
+            )
+            os.execve(sys.executable, [sys.executable, "-m", "cogkit.runtime.reload", spec], command.env)
+        os.chdir(command.cwd)
+        os.execve(command.argv[0], command.argv, command.env)
+
 
 def import_path(project_dir: Path, existing: str | None) -> str:
     """The worker's import path: cogkit's SDK folder (`cog`, `cogkit`), then the project."""

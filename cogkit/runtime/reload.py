@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from cogkit.errors import PredictorError
-from cogkit.runtime.backend import Notice, Report, Server
+from cogkit.runtime.backend import Notice, Report, Server, Target
 
 WATCHED_SUFFIXES = (".py",)
 SKIP_DIRS = {".cogkit", ".git", "__pycache__", ".venv", "venv", "node_modules", ".mypy_cache", ".ruff_cache"}
@@ -139,6 +139,17 @@ def supervise(server: Server, project_dir: Path, *, report: Report, config: Iter
             more = f" and {len(edited) - 3} more" if len(edited) > 3 else ""
             report(Notice(f"{shown}{more} changed; restarting the worker"))
             server.reload()
+
+
+def config_files(target: Target) -> list[Path]:
+    """cog.yaml and the requirements file: edits to them need a new image or venv, not a restart."""
+    assert target.project_dir is not None
+    files = [target.project_dir / "cog.yaml"]
+    build = (target.plan.cog_config.get("build") or {}) if target.plan else {}
+    requirements = build.get("python_requirements") if isinstance(build, dict) else None
+    if isinstance(requirements, str):
+        files.append(target.project_dir / requirements)
+    return files
 
 
 def spec_for_exec(*, argv: list[str], url: str, project_dir: Path, config: Iterable[Path]) -> str:
