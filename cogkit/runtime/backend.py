@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from cogkit.plan.models import BuildPlan
 
 SOURCE_DIR = "/src"  # where the project is, or is mounted, in a container
+# Set on every server we start: it treats EOF on its stdin (held by us) as our death, and exits.
+EXIT_ON_STDIN_EOF = "COGKIT_EXIT_ON_STDIN_EOF"
 SETUP_TIMEOUT_S = 300.0  # how long setup() may run by default: Cog's `--setup-timeout` default
 
 

@@ -51,7 +51,7 @@ def wait_ready(
                 raise PredictorError(f"the server stopped before it was ready:\n{death}")
             try:
                 health = http.get("/health-check").json()
-            except (httpx.HTTPError, json.JSONDecodeError, AttributeError):
+            except (httpx.HTTPError, json.JSONDecodeError):
                 health = {}
             status = str(health.get("status", "")) if isinstance(health, dict) else ""
             last_status = status or last_status

@@ -24,6 +24,7 @@ from docker.utils.socket import frames_iter
 from cogkit.errors import EngineError, UsageError
 from cogkit.image.engine import builder, client
 from cogkit.runtime.backend import (
+    EXIT_ON_STDIN_EOF,
     SOURCE_DIR,
     Notice,
     Report,
@@ -34,7 +35,6 @@ from cogkit.runtime.backend import (
     Target,
     ignore,
 )
-from cogkit.runtime.local import EXIT_ON_STDIN_EOF
 from cogkit.runtime.logs import LinePump
 from cogkit.runtime.ports import free_port
 

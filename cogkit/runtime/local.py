@@ -1,9 +1,9 @@
 """The local runtime: cogkit's server in this interpreter's environment, the worker in the project venv.
 
 No Docker: the same server and worker as in an image, started as a child process on 127.0.0.1.
-The child holds a pipe to our stdin end and runs with COGKIT_EXIT_ON_STDIN_EOF=1, so it shuts
-down when we die, however we die (SIGKILL included): the kernel closes the pipe for us. It runs
-in a session of its own so a Ctrl-C reaches only us, and we stop it (SIGTERM, grace, SIGKILL).
+The child's stdin is a pipe whose other end we hold, and it runs with COGKIT_EXIT_ON_STDIN_EOF=1,
+so it shuts down when we die, however we die (SIGKILL included): the kernel closes our end. It
+runs in a session of its own so a Ctrl-C reaches only us, and we stop it (SIGTERM, grace, SIGKILL).
 
 Importing this module is cheap (standard library only): the reload supervisor uses it.
 """
@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cogkit.runtime.backend import (
+    EXIT_ON_STDIN_EOF,
     Notice,
     Report,
     RunConfig,
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
     from cogkit.plan.models import BuildPlan
 
 STOP_GRACE_S = 10.0
-EXIT_ON_STDIN_EOF = "COGKIT_EXIT_ON_STDIN_EOF"
 # Never looked at for the schema cache key: caches, environments, and what Git keeps.
 SKIP_DIRS = {".cogkit", ".git", "__pycache__", ".venv", "venv", "node_modules", ".mypy_cache", ".ruff_cache"}
 SOURCE_SUFFIXES = {".py", ".yaml", ".yml", ".json", ".txt", ".toml"}
