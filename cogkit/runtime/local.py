@@ -96,7 +96,8 @@ class LocalServer:
         if code is None:
             return None
         self._pump.wait(2.0)
-        return f"server exited ({code}):\n{self.logs()}"
+        how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited ({code})"
+        return f"the server {how}:\n{self.logs()}"
 
     def logs(self, tail: int = 40) -> str:
         return self._pump.tail(tail)

@@ -101,8 +101,7 @@ def test_a_slow_setup_shows_a_status_line_with_its_elapsed_time(chatty: Path) ->
         env={},
         timeout=120,
     )
-    assert "running setup… 2s" in drawn, drawn
-    assert "running setup: done in" not in drawn or "done in 3." in drawn or "done in 4." in drawn
+    assert "running setup… 1s" in drawn and "running setup… 2s" in drawn, drawn
 
 
 def test_setup_timeout_stops_a_setup_that_never_ends(chatty: Path) -> None:
