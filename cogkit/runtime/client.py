@@ -8,6 +8,7 @@ Works against Cog's own servers too (an image built by Cog), so it speaks only C
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -72,10 +73,16 @@ def wait_ready(
     )
 
 
+# The line that says what went wrong: Python's last traceback line ("OSError: weights missing"),
+# or cogkit's worker's summary ("setup() raised OSError: weights missing").
+_EXCEPTION_LINE = re.compile(r"^(?:[\w.]*(?:Error|Exception|Exit|Interrupt)\b|.* raised \w)")
+
+
 def _setup_failed(status: str, logs: str, *, quote: bool) -> PredictorError:
     lines = [line for line in logs.splitlines() if line.strip()]
-    last = lines[-1].strip() if lines else "no setup logs"
-    message = f"setup failed ({status}): {last}"
+    telling = [line for line in lines if _EXCEPTION_LINE.match(line.strip())]
+    useful = (telling or lines or ["no setup logs"])[-1].strip()
+    message = f"setup failed ({status}): {useful}"
     if quote and len(lines) > 1:
         message += "\n" + "\n".join(f"    {line}" for line in lines)
     return PredictorError(message, hint="fix the error in your predictor's setup(), then run again")

@@ -98,8 +98,11 @@ def test_setup_failure_shows_its_logs(tmp_path: Path) -> None:
     )
     result = cogkit("predict", "--runtime", "local", cwd=project)
     assert result.returncode == 1, result.stderr
-    assert "setup failed" in result.stderr and "weights missing" in result.stderr, result.stderr
-    assert "loading weights..." in result.stderr, result.stderr
+    # The useful line on the error line itself; the model's own output shown (live, or quoted).
+    lines = result.stderr.splitlines()
+    error = next(line for line in lines if line.startswith("error:"))
+    assert error.startswith("error: setup failed") and "OSError: weights missing" in error, result.stderr
+    assert "loading weights..." in [line.strip() for line in lines], result.stderr
 
 
 def processes_mentioning(text: str) -> list[int]:
