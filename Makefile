@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # A wheel the deploy tests read as data: downloaded without its dependencies, never installed.
 KSERVE_SDK := tests/deploy/crd/kserve-sdk.txt
 
-.PHONY: install demo test lint clean
+.PHONY: install demo test lint docs clean
 
 $(STAMP): pyproject.toml $(KSERVE_SDK)
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check --fix cogkit tests bench
 	$(BIN)/ruff format cogkit tests bench
+
+## Regenerate docs/cli.md from the commands' own --help (a test checks it is current).
+docs: $(STAMP)
+	$(BIN)/python -m cogkit.cli.reference > docs/cli.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache dist build

@@ -11,10 +11,11 @@
     ├── PredictionFailed        a prediction ran and failed
     └── RegistryError           a push, pull or login failed
 
-The server's HTTP errors (`cogkit/server/http_errors.py`) subclass UsageError and
-PredictionFailed. The CLI renders all of these in one place (`cogkit.cli.render`); anything
-else is a bug and shows a traceback. Every error carries a one-line message and, where we know
-it, a hint that tells the user what to do next.
+Each edge translates them once: the CLI renders one red line and the hint
+(`cogkit.cli.render.error`; the traceback only with --debug), and the server maps them to
+HTTP statuses (`cogkit.server.http_errors`, whose request and prediction errors subclass
+UsageError and PredictionFailed). Anything else is a bug and shows a traceback. Every error
+carries a one-line message and, where we know it, a hint that tells the user what to do next.
 
 This module is stdlib-only: the worker imports it inside the user's interpreter.
 """

@@ -8,8 +8,16 @@ import click
 
 from cogkit.cli import render
 
+EXAMPLES = """\b
+Examples:
+  cogkit build                                 # tag: `image:` in cog.yaml, else cogkit-<folder>
+  cogkit build -t registry.example.com/me/model:v1
+  cogkit build --secret id=hf,env=HF_TOKEN     # for a build.run step that asks for it
+  cogkit build --ca-cert corp-ca.pem --base-image mirror.example.com/python:3.11-slim
+"""
 
-@click.command(name="build")
+
+@click.command(name="build", short_help="Build the image from cog.yaml with BuildKit.", epilog=EXAMPLES)
 @click.option("-t", "--tag", help="Image name (default: `image:` in cog.yaml, else cogkit-<dir>).")
 @click.option("--no-cache", is_flag=True, help="Build every step again.")
 @click.option("--secret", "secrets", multiple=True, metavar="id=NAME,src=FILE|env=VAR", help="Build secret.")
@@ -45,7 +53,6 @@ def command(
     edit rebuilds and re-pushes only the small code layer. Secrets given with --secret are mounted
     only while the `build.run` step that asks for them runs, and never stored in the image.
     """
-    from rich.markup import escape
 
     from cogkit.cli.build_display import BuildDisplay, timings_table
     from cogkit.image.build import build_project
@@ -63,8 +70,6 @@ def command(
         )
     if progress != "quiet":
         render.stderr.print(timings_table(built.steps, built.seconds))
-        render.stderr.print(
-            f"[green]built[/] {escape(built.tag)} ({built.image_id[:19]}) with {built.backend}"
-        )
+        render.labelled("built", "green", f"{built.tag} ({built.image_id[:19]}) with {built.backend}")
     else:
-        render.stdout.print(built.image_id)
+        render.plain(built.image_id, render.stdout)

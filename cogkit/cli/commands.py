@@ -4,13 +4,28 @@ from __future__ import annotations
 
 import click
 
-from cogkit.cli import build, debug, deploy, exec, init, login, playground, predict, push, serve, train
+from cogkit.cli import (
+    build,
+    completion,
+    debug,
+    deploy,
+    exec,
+    init,
+    login,
+    playground,
+    predict,
+    push,
+    serve,
+    train,
+)
+from cogkit.cli.alias import run_alias
 
 ALL: list[click.Command] = [
     init.command,
     debug.command,
     build.command,
     predict.command,
+    run_alias(predict.command),  # `cogkit run` is `cogkit predict`, as in current Cog
     serve.command,
     exec.command,
     train.command,
@@ -18,7 +33,5 @@ ALL: list[click.Command] = [
     login.command,
     deploy.command,
     playground.command,
+    completion.command,
 ]
-
-# `cogkit run` is `cogkit predict`, as in current Cog.
-ALIASES: dict[str, click.Command] = {"run": predict.command}

@@ -9,8 +9,17 @@ import click
 
 from cogkit.cli import render
 
+EXAMPLES = """\b
+Examples:
+  cogkit debug                  # the Dockerfile
+  cogkit debug --json | jq .cuda
+  cogkit debug -f cog.gpu.yaml
+"""
 
-@click.command(name="debug")
+
+@click.command(
+    name="debug", short_help="Print the Dockerfile (or the plan, --json) without building.", epilog=EXAMPLES
+)
 @click.option(
     "-f",
     "--file",

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import click
-from rich.markup import escape
 
 from cogkit.cli import render
 from cogkit.errors import UsageError
@@ -52,16 +51,25 @@ def scaffold(directory: Path) -> Scaffolded:
     return Scaffolded(directory=directory, created=tuple(created), skipped=tuple(skipped))
 
 
-@click.command(name="init")
+EXAMPLES = """\b
+Examples:
+  cogkit init                 # here
+  cogkit init my-model && cd my-model && cogkit predict -i text=hi
+"""
+
+
+@click.command(
+    name="init", short_help="Scaffold cog.yaml, predict.py and friends; never overwrites.", epilog=EXAMPLES
+)
 @click.argument("directory", type=click.Path(path_type=Path, file_okay=True), default=".")
 def command(directory: Path) -> None:
     """Create cog.yaml, predict.py, requirements.txt and .dockerignore in DIRECTORY (default: here)."""
     result = scaffold(directory)
     for name in result.created:
-        render.stdout.print(f"[green]created[/] {escape(str(result.directory / name))}")
+        render.labelled("created", "green", str(result.directory / name), render.stdout)
     for name in result.skipped:
-        render.stdout.print(
-            f"[yellow]skipped[/] {escape(str(result.directory / name))} (exists, left unchanged)"
+        render.labelled(
+            "skipped", "yellow", f"{result.directory / name} (exists, left unchanged)", render.stdout
         )
     if result.created:
         where = "" if result.directory.resolve() == Path.cwd() else f"cd {result.directory} && "

@@ -10,8 +10,16 @@ import click
 from cogkit.cli import render
 from cogkit.errors import UsageError
 
+EXAMPLES = """\b
+Examples:
+  cogkit login                                  # Docker Hub, asks for the password
+  echo "$TOKEN" | cogkit login ghcr.io -u me --password-stdin
+"""
 
-@click.command(name="login")
+
+@click.command(
+    name="login", short_help="Check credentials and store them as docker login does.", epilog=EXAMPLES
+)
 @click.argument("registry", required=False)
 @click.option("-u", "--username", help="The account name (asked for when missing).")
 @click.option("--password-stdin", is_flag=True, help="Read the password (or token) from standard input.")

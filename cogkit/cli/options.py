@@ -4,53 +4,20 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import click
 
 from cogkit.errors import UsageError
-
-if TYPE_CHECKING:
-    from cogkit.runtime.session import Target
+from cogkit.runtime.backend import SETUP_TIMEOUT_S, RunConfig
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-@dataclass(frozen=True)
-class RuntimeFlags:
-    """Where and how to run the project: the flags predict, serve, exec and train share."""
-
-    runtime: str = "auto"
-    gpus: str | None = None
-    env: dict[str, str] | None = None
-    config: Path | None = None
-    ca_cert: Path | None = None
-    base_image: str | None = None
-
-    @property
-    def environment(self) -> dict[str, str]:
-        return dict(self.env or {})
-
-    def prepare(self, image: str | None) -> Target:
-        """Pick the runtime (saying which), then build the image or the venv; nothing starts yet."""
-        from cogkit.cli import render
-        from cogkit.runtime import session
-
-        chosen = session.choose_runtime(self.runtime, image=image, say=render.info)
-        return session.prepare(
-            image,
-            runtime=chosen,
-            config=self.config,
-            console=render.stderr,
-            ca_cert=self.ca_cert,
-            base_image=self.base_image,
-        )
+PORT = click.IntRange(1, 65535)
 
 
 def runtime_options(func: F) -> F:
-    """--runtime, --gpus, -e, -f, --ca-cert and --base-image, handed to the command as `flags`."""
+    """--runtime, --gpus, -e, -f, --ca-cert and --base-image, handed to the command as `run_config`."""
 
     @functools.wraps(func)
     def command(
@@ -63,8 +30,8 @@ def runtime_options(func: F) -> F:
         base_image: str | None,
         **kwargs: Any,
     ) -> Any:
-        flags = RuntimeFlags(runtime, gpus, parse_env(env), config, ca_cert, base_image)
-        return func(*args, flags=flags, **kwargs)
+        run_config = RunConfig(runtime, config, gpus, parse_env(env), ca_cert, base_image)
+        return func(*args, run_config=run_config, **kwargs)
 
     decorators = [
         click.option(
@@ -97,7 +64,7 @@ def runtime_options(func: F) -> F:
 
 
 def io_options(output_help: str) -> Callable[[F], F]:
-    """-i, --json and -o: how predict and train take inputs and write outputs."""
+    """-i, --json, -o and --setup-timeout: how predict and train take inputs and write outputs."""
 
     def decorate(func: F) -> F:
         decorators = [
@@ -107,10 +74,18 @@ def io_options(output_help: str) -> Callable[[F], F]:
             click.option(
                 "--json",
                 "json_input",
-                metavar="JSON|@FILE|-",
-                help="All inputs as JSON; prints the whole response.",
+                metavar="JSON|@FILE|@-",
+                help="All inputs as JSON (`@-` or `-` reads stdin); prints the whole response.",
             ),
             click.option("-o", "--output", "output_path", type=click.Path(path_type=Path), help=output_help),
+            click.option(
+                "--setup-timeout",
+                type=click.FloatRange(min=0, min_open=True),
+                default=SETUP_TIMEOUT_S,
+                show_default=True,
+                metavar="SECONDS",
+                help="How long setup() may run before cogkit gives up.",
+            ),
         ]
         for decorator in reversed(decorators):
             func = decorator(func)

@@ -1,19 +1,29 @@
-"""`cogkit predict` (also `cogkit run`): run one prediction on the project or an image."""
+"""`cogkit predict` (also `cogkit run`): one prediction on the project or an image."""
 
 from __future__ import annotations
 
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
 from cogkit.cli import render
-from cogkit.cli.options import RuntimeFlags, io_options, runtime_options
+from cogkit.cli.options import io_options, runtime_options
+from cogkit.mode import Mode
+from cogkit.runtime.backend import RunConfig
+
+EXAMPLES = """\b
+Examples:
+  cogkit predict -i prompt="a photo of a cat"         # the project in ., built or in its venv
+  cogkit predict -i image=@photo.jpg -o out.png       # a file input, and where the output goes
+  cogkit predict --runtime local -i text=hi           # never touches Docker
+  cogkit predict r8.im/me/model:v1 --json @input.json # an image; inputs from a JSON file
+  echo '{"text": "hi"}' | cogkit predict --json @-    # inputs from stdin
+"""
 
 
-@click.command(name="predict")
+@click.command(name="predict", short_help="Run one prediction and print or save its output.", epilog=EXAMPLES)
 @click.argument("image", required=False)
 @io_options("Where to write the output.")
 @runtime_options
@@ -22,101 +32,55 @@ def command(
     inputs: tuple[str, ...],
     json_input: str | None,
     output_path: Path | None,
-    flags: RuntimeFlags,
+    setup_timeout: float,
+    run_config: RunConfig,
 ) -> None:
-    """Run a prediction and print or save its output.
+    """Run a prediction and print or save its output. `cogkit run` is the same command.
 
-    Without IMAGE, the project is built first (Docker) or its venv is made ready (local);
-    with IMAGE, that image runs and its schema label types the inputs. `--runtime auto`
-    uses Docker when an engine answers, else a uv venv in .cogkit/venv that is reused until
-    the requirements change.
+    Without IMAGE, the project is built first (Docker) or its venv is made ready (local); with
+    IMAGE, that image runs and its schema label types the inputs. `--runtime auto` uses Docker
+    when an engine answers, else a uv venv in .cogkit/venv, reused until the requirements change.
+    What the model prints in setup() and predict() appears on stderr as it happens; the output
+    goes to stdout, or to files for file outputs.
     """
-    run_once(
-        image,
-        inputs=inputs,
-        json_input=json_input,
-        output_path=output_path,
-        flags=flags,
-        endpoint="predictions",
-        component="Input",
-    )
+    run_and_print(image, Mode.PREDICT, inputs, json_input, output_path, setup_timeout, run_config)
 
 
-def run_once(
+def run_and_print(
     image: str | None,
-    *,
+    mode: Mode,
     inputs: tuple[str, ...],
     json_input: str | None,
     output_path: Path | None,
-    flags: RuntimeFlags,
-    endpoint: str,
-    component: str,
-    default_file: Path | None = None,
-) -> dict[str, Any]:
-    """Shared by predict and train: prepare, validate inputs, start, post, print, stop."""
-    from cogkit.errors import PredictionFailed
-    from cogkit.runtime import client, session
-    from cogkit.runtime.inputs import parse_inputs, parse_json_input, validate
-    from cogkit.runtime.outputs import is_data_uri, stream_chunk, write_output
+    setup_timeout: float,
+    run_config: RunConfig,
+) -> None:
+    """Shared by predict and train: one library call, then print what it returned."""
+    from cogkit.runtime import predict
 
-    # Catch malformed flags and missing @files before a build or a venv, which can take minutes.
-    early = parse_json_input(json_input) if json_input else {}
-    parse_inputs(inputs, None)
-    target = flags.prepare(image)
-
-    def checked() -> dict[str, Any]:
-        payload = {**early, **parse_inputs(inputs, target.schema, component=component)}
-        return validate(payload, target.schema, component=component)
-
-    payload = checked() if target.schema else {}
-    streamed: list[Any] = []
-
-    def on_output(chunk: Any) -> None:
-        streamed.append(chunk)
-        if isinstance(chunk, str) and chunk.startswith("data:"):
-            return
-        sys.stdout.write(
-            stream_chunk(chunk) + ("" if isinstance(chunk, str) and _concatenates(target.schema) else "\n")
+    reporter = render.Reporter()
+    try:
+        outcome = predict.run_once(
+            run_config,
+            image=image,
+            mode=mode,
+            inputs=inputs,
+            json_input=json_input,
+            output_path=output_path,
+            setup_timeout=setup_timeout,
+            report=reporter,
+            write=_write_stdout,
+            verbose=render.debugging(),
         )
-        sys.stdout.flush()
-
-    with session.start(
-        target, environment=flags.environment, gpus=flags.gpus, console=render.stderr
-    ) as handle:
-        if not target.schema:
-            # An image without our schema label (e.g. built by Cog): its server knows the schema.
-            target.schema = client.openapi(handle.url)
-            payload = checked()
-        streaming = (
-            endpoint == "predictions" and json_input is None and client.is_iterator_output(target.schema)
-        )
-        response = client.run(
-            handle.url, {"input": payload}, endpoint=endpoint, stream=streaming, on_output=on_output
-        )
-
-    status = response.get("status")
+    finally:
+        reporter.close()
     if json_input is not None:
-        render.stdout.print_json(json.dumps(response))
-    else:
-        if status != "succeeded" and response.get("logs"):
-            render.stderr.print(str(response["logs"]).rstrip(), markup=False, highlight=False)
-        if status == "succeeded":
-            output = response.get("output")
-            if streamed and not any(isinstance(c, str) and c.startswith("data:") for c in streamed):
-                if _concatenates(target.schema):
-                    sys.stdout.write("\n")
-            else:
-                if output_path is None and default_file is not None and is_data_uri(output):
-                    output_path = default_file
-                for path in write_output(output, output_path=output_path, echo=click.echo):
-                    render.info(f"wrote {path}")
-    if status != "succeeded":
-        raise PredictionFailed(
-            f"the {endpoint[:-1]} {status or 'failed'}: {response.get('error') or 'no error message'}"
-        )
-    return response
+        render.stdout.print_json(json.dumps(outcome.response))
+    for path in outcome.written:
+        render.info(f"wrote {path}")
+    outcome.raise_for_status()
 
 
-def _concatenates(schema: dict[str, Any]) -> bool:
-    output = schema.get("components", {}).get("schemas", {}).get("Output", {})
-    return output.get("x-cog-array-display") == "concatenate"
+def _write_stdout(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()

@@ -35,7 +35,17 @@ def resolve_target(image: str | None, config: Path | None) -> tuple[str, Path | 
     return spec.image, config_file
 
 
-@click.command(name="push")
+EXAMPLES = """\b
+Examples:
+  cogkit push                                   # build, then push to `image:` in cog.yaml
+  cogkit push registry.example.com/me/model:v1
+  cogkit push --no-build ghcr.io/me/model:v1    # an image that is already built
+"""
+
+
+@click.command(
+    name="push", short_help="Build if needed, then push the image to its registry.", epilog=EXAMPLES
+)
 @click.argument("image", required=False)
 @click.option(
     "-f", "--file", "config", type=click.Path(path_type=Path, dir_okay=False), help="The cog.yaml to build."
@@ -98,4 +108,4 @@ def command(
                 f"{result.uploaded} uploaded, {result.mounted} mounted, {result.skipped} skipped; "
                 f"{result.bytes_uploaded / 1e6:.1f} MB sent in {result.seconds:.1f}s"
             )
-    render.stdout.print(result.reference)
+    render.plain(result.reference, render.stdout)

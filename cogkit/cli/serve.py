@@ -2,80 +2,43 @@
 
 from __future__ import annotations
 
-import threading
-import time
-from pathlib import Path
-
 import click
 
 from cogkit.cli import render
-from cogkit.cli.options import RuntimeFlags, runtime_options
+from cogkit.cli.options import PORT, runtime_options
+from cogkit.runtime.backend import RunConfig
 
-POLL_S = 0.5
+EXAMPLES = """\b
+Examples:
+  cogkit serve                           # Cog's HTTP API on http://127.0.0.1:8393
+  cogkit serve -p 5000 --reload          # restart the worker when a .py file changes
+  cogkit serve --host 0.0.0.0 --runtime local
+  curl -s localhost:8393/predictions -H 'Content-Type: application/json' -d '{"input": {"text": "hi"}}'
+"""
 
 
-@click.command(name="serve")
-@click.option("-p", "--port", type=int, default=8393, show_default=True, help="Port on the host.")
+@click.command(name="serve", short_help="Serve the project over Cog's HTTP API.", epilog=EXAMPLES)
+@click.option("-p", "--port", type=PORT, default=8393, show_default=True, help="Port on the host.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--upload-url", help="PUT output files here and return their URLs instead of data URIs.")
-@click.option("--reload", is_flag=True, help="Restart the worker when the project's code changes.")
+@click.option(
+    "--reload", is_flag=True, help="Restart the worker (setup runs again) when a Python file changes."
+)
 @runtime_options
-def command(
-    port: int,
-    host: str,
-    upload_url: str | None,
-    reload: bool,
-    flags: RuntimeFlags,
-) -> None:
-    """Serve the project over Cog's HTTP API until Ctrl-C."""
-    from cogkit.errors import PredictorError
-    from cogkit.runtime import session, watch
+def command(port: int, host: str, upload_url: str | None, reload: bool, run_config: RunConfig) -> None:
+    """Serve the project over Cog's HTTP API until Ctrl-C.
 
-    target = flags.prepare(None)
-    assert target.project_dir is not None
-    variables = flags.environment
-    while True:
-        before = watch.snapshot(target.project_dir)
-        with session.start(
-            target,
-            environment=variables,
-            gpus=flags.gpus,
-            console=render.stderr,
-            mount_source=True,
-            host=host,
-            port=port,
-            upload_url=upload_url,
-            wait=False,
-            capture=False,
-        ) as handle:
-            _follow_container_logs(handle.extra)
-            render.info(
-                f"serving {target.project_dir.name} at http://{host}:{port} ({target.runtime}); Ctrl-C stops"
-            )
-            render.info(f"playground: http://{host}:{port}/playground")
-            edits: list[str] = []
-            while not edits:
-                time.sleep(POLL_S)
-                death = handle.alive()
-                if death is not None:
-                    raise PredictorError(f"the server stopped:\n{death}")
-                if reload:
-                    edits = watch.changed(before, watch.snapshot(target.project_dir))
-        render.info(f"{Path(edits[0]).name} changed; restarting")
+    The model's output (setup and predictions) appears here as it happens. With --reload, an edit
+    to a Python file that .dockerignore lets into the image restarts only the worker: the server
+    keeps its port, setup() runs again, and predictions in flight end `failed`. Files the model
+    writes never trigger a restart; an edit to cog.yaml or the requirements needs a new start.
+    """
+    from cogkit.runtime import serve
 
-
-def _follow_container_logs(server: object) -> None:
-    """Print a container's output as it comes (local servers already write to our terminal)."""
-    container = getattr(server, "container", None)
-    if container is None:
-        return
-
-    def pump() -> None:
-        try:
-            for chunk in container.logs(stream=True, follow=True):
-                render.stderr.file.write(chunk.decode(errors="replace"))
-                render.stderr.file.flush()
-        except Exception:  # the container was removed under us: the stream simply ends
-            return
-
-    threading.Thread(target=pump, daemon=True, name="cogkit-logs").start()
+    reporter = render.Reporter()
+    try:
+        serve.serve(
+            run_config, host=host, port=port, upload_url=upload_url, reload_on_edit=reload, report=reporter
+        )
+    finally:
+        reporter.close()

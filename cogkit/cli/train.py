@@ -6,10 +6,22 @@ from pathlib import Path
 
 import click
 
-from cogkit.cli.options import RuntimeFlags, io_options, runtime_options
+from cogkit.cli.options import io_options, runtime_options
+from cogkit.cli.predict import run_and_print
+from cogkit.mode import Mode
+from cogkit.runtime.backend import RunConfig
+
+EXAMPLES = """\b
+Examples:
+  cogkit train -i data=@train.zip                  # writes the output file to ./weights
+  cogkit train -i data=@train.zip -o lora.safetensors
+  cogkit train --runtime local -i steps=10
+"""
 
 
-@click.command(name="train")
+@click.command(
+    name="train", short_help="Run a training and write its output (default: weights).", epilog=EXAMPLES
+)
 @click.argument("image", required=False)
 @io_options("Where to write a file output (default: weights).")
 @runtime_options
@@ -18,18 +30,12 @@ def command(
     inputs: tuple[str, ...],
     json_input: str | None,
     output_path: Path | None,
-    flags: RuntimeFlags,
+    setup_timeout: float,
+    run_config: RunConfig,
 ) -> None:
-    """Run a training. Without IMAGE, builds the project first."""
-    from cogkit.cli.predict import run_once
+    """Run the `train:` reference of cog.yaml once, through /trainings, as `cog train` does.
 
-    run_once(
-        image,
-        inputs=inputs,
-        json_input=json_input,
-        output_path=output_path,
-        flags=flags,
-        endpoint="trainings",
-        component="TrainingInput",
-        default_file=Path("weights"),  # as `cog train`
-    )
+    Without IMAGE, the project is built first (Docker) or its venv is made ready (local). A file
+    output is written to `weights` unless -o says where.
+    """
+    run_and_print(image, Mode.TRAIN, inputs, json_input, output_path, setup_timeout, run_config)

@@ -1,11 +1,15 @@
-"""Start a model server for a project or an image, wait for READY, run predictions, stop.
+"""Run a project or an image: prepare it, start its server, talk to it, stop it.
 
-    session    prepare() a Target (build the image or the venv, read the schema), start() it
-    docker     run an image's server in a container on a free 127.0.0.1 port, always removed
-    local      run cogkit's server here, the worker in the project venv (venv.py), always stopped
-    client     wait_ready() and run() against Cog's HTTP API, with server-sent event streaming
-    inputs     -i / --json into a checked `input`; outputs: print or write what comes back
-    gpu        --gpus decisions and the minimum-driver check; watch: --reload's file snapshots
+    backend    the interface both runtimes implement (prepare, start, exec; a Server has url,
+               alive, logs, reload, stop) and the events they report instead of printing
+    docker     a container with attached stdin, removed when it or we end
+    local      cogkit's server as a child process here, the worker in the project venv (venv.py)
+    session    choose the runtime, prepare, start and wait for READY with setup progress
+    predict    `run_once`: one prediction or training; serve: `serve`, exec'ing light on local
+    reload     --reload: watchfiles, .dockerignore-aware, SIGHUP restarts only the worker
+    client     Cog's HTTP API: wait_ready, run (with server-sent events); inputs, outputs
+    logs       the server's output line by line; ports, gpu, signals: small helpers
 
-Submodules are imported on use: the docker SDK is loaded only on the docker paths.
+Submodules are imported on use: the docker SDK is loaded only on the docker paths, and the reload
+supervisor imports only the standard library and watchfiles.
 """

@@ -101,8 +101,11 @@ def parse_inputs(
 
 
 def parse_json_input(source: str) -> dict[str, Any]:
-    """`--json '{…}'`, `--json @file.json` or `--json -` (stdin): a whole `{"input": …}` or just the inputs."""
-    if source == "-":
+    """`--json '{…}'`, `--json @file.json`, or stdin with `--json @-` (Cog's form) or `--json -`.
+
+    The JSON is a whole `{"input": …}` or just the inputs.
+    """
+    if source in ("-", "@-"):
         text = sys.stdin.read()
     elif source.startswith("@"):
         path = Path(source[1:])

@@ -1,233 +1,132 @@
-"""Prepare and start a model server for the CLI: from an image, or from a project in either runtime.
+"""Prepare and start a model server, whichever backend runs it.
 
 `prepare` does everything that can fail before a server starts (choose the runtime, build the image
-or venv, read the schema) so the CLI can validate inputs first; `start` runs it and waits for READY.
+or the venv, read the schema) so that inputs are checked first; `start` runs the server, reports its
+lines and the setup's progress as they come, waits for READY (bounded), and always stops it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal
-
-from rich.console import Console
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 from cogkit.errors import UsageError
-from cogkit.plan.models import BuildPlan
-from cogkit.runtime import client as server_client
-from cogkit.runtime.local import run_local
-
-# The docker SDK is imported only on the docker paths: the local runtime should start fast.
-
-Runtime = Literal["docker", "local"]
-SOURCE_DIR = "/src"
-
-
-@dataclass
-class Target:
-    """What will run: an image (docker) or a project venv (local), with its schema."""
-
-    runtime: Runtime
-    schema: dict[str, Any]
-    image: str | None = None
-    plan: BuildPlan | None = None
-    project_dir: Path | None = None
-    worker_python: Path | None = None
-    environment: dict[str, str] = field(default_factory=dict)
-    wants_gpu: bool = False
-    min_driver: str | None = None
+from cogkit.runtime import client
+from cogkit.runtime.backend import (
+    SETUP_TIMEOUT_S,
+    Event,
+    Notice,
+    Report,
+    RunConfig,
+    Runtime,
+    Server,
+    ServerLine,
+    ServerOptions,
+    Target,
+    backend_for,
+    ignore,
+)
+from cogkit.runtime.logs import is_server_bookkeeping
+from cogkit.runtime.signals import sigterm_as_interrupt
 
 
-@dataclass
-class Handle:
-    url: str
-    alive: server_client.AliveCheck
-    logs: Callable[[], str]
-    extra: Any = None
-
-
-def choose_runtime(requested: str, *, image: str | None, say: Callable[[str], None]) -> Runtime:
+def choose_runtime(requested: str, *, image: str | None, report: Report = ignore) -> Runtime:
     """`auto` means Docker when an engine answers, else local; IMAGE always needs Docker."""
-    if requested == "local" and image:
+    if requested == Runtime.LOCAL and image:
         raise UsageError(
             "an IMAGE runs only with --runtime docker", hint="drop IMAGE to run the project locally"
         )
-    if requested in ("docker", "local"):
-        return requested  # type: ignore[return-value]
+    if requested != "auto":
+        return Runtime(requested)
     from cogkit.image.engine import available
 
     if available():
-        say("runtime: docker (an engine answers; use --runtime local to run without Docker)")
-        return "docker"
+        report(Notice("runtime: docker (an engine answers; use --runtime local to run without Docker)"))
+        return Runtime.DOCKER
     if image:
         raise UsageError(f"running image {image} needs Docker, and no engine answers", hint="start Docker")
-    say("runtime: local (no Docker engine answers; using a project venv)")
-    return "local"
+    report(Notice("runtime: local (no Docker engine answers; using a project venv)"))
+    return Runtime.LOCAL
 
 
-def prepare(
-    image: str | None,
-    *,
-    runtime: Runtime,
-    config: Path | None,
-    console: Console,
-    ca_cert: Path | None = None,
-    base_image: str | None = None,
-    quiet_build: bool = False,
-) -> Target:
-    """Build what is needed and read the schema; nothing is started yet."""
-    if image:
-        return _image_target(image)
-    config = config.resolve() if config else None
-    from cogkit.plan import resolve
-    from cogkit.spec import load_spec
-
-    if runtime == "docker":
-        from cogkit.cli.build_display import BuildDisplay  # until runtime takes a callback (issue 9)
-        from cogkit.image.build import build_project
-
-        with BuildDisplay(console, "quiet" if quiet_build else "auto") as display:
-            built = build_project(config, ca_cert=ca_cert, base_image=base_image, on_event=display)
-        target = _image_target(built.tag)
-        target.plan, target.project_dir = built.plan, built.project_dir
-        return target
-    from cogkit.runtime.venv import ensure_venv, missing_system_packages
-
-    spec = load_spec(config)
-    plan = resolve(spec, base_image_override=base_image)
-
-    def warn(text: str) -> None:
-        console.print(f"[yellow]warning:[/] {text}", highlight=False)
-
-    def info(text: str) -> None:
-        console.print(f"[dim]{text}[/]", highlight=False)
-
-    for warning in (*spec.warnings, *plan.warnings):
-        warn(warning)
-    missing = missing_system_packages(plan.system_packages)
-    if missing:
-        warn(f"system_packages missing on this host: {', '.join(missing)} (install them, or use Docker)")
-    venv = ensure_venv(plan, spec.project_dir, warn=warn, info=info)
-    schema = _cached_local_schema(venv.python, spec.project_dir, plan)
-    return Target(
-        runtime="local",
-        schema=schema,
-        plan=plan,
-        project_dir=spec.project_dir,
-        worker_python=venv.python,
-        environment=dict(plan.environment),
-    )
+def prepare(config: RunConfig, *, image: str | None = None, report: Report = ignore) -> Target:
+    """Pick the runtime (saying which), then build the image or the venv; nothing starts yet."""
+    runtime = choose_runtime(config.runtime, image=image, report=report)
+    return backend_for(runtime).prepare(config, image=image, report=report)
 
 
-def _cached_local_schema(python: Path, project_dir: Path, plan: BuildPlan) -> dict[str, Any]:
-    """The predictor's schema, recomputed only when the project's files or the venv change."""
-    from cogkit.image.schema import local_schema
-    from cogkit.runtime.venv import STAMP
-    from cogkit.runtime.watch import snapshot
+class _Relay:
+    """Passes events on, dropping the server's own bookkeeping lines, and counts the lines shown."""
 
-    stamp = python.parent.parent / STAMP
-    key_data = [
-        plan.predictor,
-        plan.trainer,
-        stamp.read_text() if stamp.exists() else "",
-        snapshot(project_dir),
-    ]
-    key = hashlib.sha256(json.dumps(key_data, sort_keys=True).encode()).hexdigest()
-    cache = project_dir / ".cogkit" / "schema.json"
-    with contextlib.suppress(OSError, ValueError):
-        cached = json.loads(cache.read_text())
-        if cached.get("key") == key:
-            return cached["schema"]
-    schema = local_schema(python, project_dir, predictor=plan.predictor, trainer=plan.trainer)
-    with contextlib.suppress(OSError):
-        cache.write_text(json.dumps({"key": key, "schema": schema}))
-    return schema
+    def __init__(self, report: Report, *, verbose: bool) -> None:
+        self.report = report
+        self.verbose = verbose
+        self.shown = 0
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, ServerLine):
+            if not self.verbose and is_server_bookkeeping(event.text):
+                return
+            self.shown += 1
+        self.report(event)
 
 
-def _image_target(image: str) -> Target:
-    import docker.errors
+@dataclass
+class Running:
+    """A started server, and whether its output was shown (failures need not quote it again)."""
 
-    from cogkit.image import labels
-    from cogkit.image.engine import client
+    server: Server
+    _relay: _Relay
 
-    try:
-        attrs = client().images.get(image).attrs
-    except docker.errors.ImageNotFound as exc:
-        raise UsageError(f"image {image} not found", hint="build it with `cogkit build -t NAME`") from exc
-    found = (attrs.get("Config") or {}).get("Labels") or {}
-    config = labels.read_json_label(found, labels.CONFIG) or {}
-    return Target(
-        runtime="docker",
-        schema=labels.read_json_label(found, labels.OPENAPI_SCHEMA) or {},
-        image=image,
-        wants_gpu=bool((config.get("build") or {}).get("gpu")),
-        min_driver=found.get(labels.MIN_DRIVER),
-    )
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def output_shown(self) -> bool:
+        return self._relay.shown > 0
 
 
 @contextlib.contextmanager
 def start(
     target: Target,
+    options: ServerOptions,
     *,
-    environment: Mapping[str, str] | None = None,
-    gpus: str | None = None,
-    console: Console,
-    mount_source: bool = False,
-    host: str = "127.0.0.1",
-    port: int | None = None,
-    upload_url: str | None = None,
-    wait: bool = True,
-    capture: bool = True,
-) -> Iterator[Handle]:
-    """Run the target's server and wait for READY (bounded); always stop it afterwards."""
-    env = {**target.environment, **dict(environment or {})}
-    with contextlib.ExitStack() as stack:
-        if target.runtime == "docker":
-            from cogkit.runtime import docker as docker_runtime
-            from cogkit.runtime.gpu import resolve_gpus
+    report: Report = ignore,
+    setup_timeout: float | None = SETUP_TIMEOUT_S,
+    verbose: bool = False,
+) -> Iterator[Running]:
+    """Run the target's server and, unless `setup_timeout` is None, wait for READY; always stop it.
 
-            assert target.image is not None
-
-            def warn(text: str) -> None:
-                console.print(f"[yellow]warning:[/] {text}", highlight=False)
-
-            gpu = resolve_gpus(gpus, wants_gpu=target.wants_gpu, min_driver=target.min_driver, warn=warn)
-            command = None
-            if upload_url:
-                command = ["/opt/cogkit/venv/bin/python", "-m", "cogkit.server", "--upload-url", upload_url]
-            volumes = {str(target.project_dir): SOURCE_DIR} if mount_source and target.project_dir else None
-            server = stack.enter_context(
-                docker_runtime.run_container(
-                    target.image,
-                    command=command,
-                    environment=env,
-                    volumes=volumes,
-                    gpus=gpu,
-                    host=host,
-                    fixed_port=port,
+    The server's lines reach `report` as they come, without its own bookkeeping unless `verbose`.
+    """
+    relay = _Relay(report, verbose=verbose)
+    with sigterm_as_interrupt():
+        server = backend_for(target.runtime).start(target, options, report=relay)
+        try:
+            if setup_timeout is not None:
+                client.wait_ready(
+                    server.url,
+                    alive=server.alive,
+                    timeout_s=setup_timeout,
+                    report=report,
+                    logs_shown=lambda: relay.shown > 0,
                 )
-            )
-            handle = Handle(url=server.url, alive=server.alive, logs=server.logs, extra=server)
-        else:
-            assert target.plan is not None and target.project_dir and target.worker_python
-            local = stack.enter_context(
-                run_local(
-                    predictor=target.plan.predictor,
-                    trainer=target.plan.trainer,
-                    cwd=target.project_dir,
-                    worker_python=target.worker_python,
-                    environment=env,
-                    host=host,
-                    port=port,
-                    upload_url=upload_url,
-                    capture=capture,
-                )
-            )
-            handle = Handle(url=local.url, alive=local.alive, logs=local.logs, extra=local)
-        if wait:
-            server_client.wait_ready(handle.url, alive=handle.alive)
-        yield handle
+            yield Running(server, relay)
+        finally:
+            server.stop()
+
+
+def run_in_environment(
+    config: RunConfig,
+    command: list[str],
+    *,
+    ports: tuple[int, ...] = (),
+    report: Report = ignore,
+) -> int:
+    """`cogkit exec`: prepare the project, run `command` in its environment, return its exit status."""
+    target = prepare(config, report=report)
+    return backend_for(target.runtime).exec(
+        target, command, environment=config.environment, gpus=config.gpus, ports=ports, report=report
+    )

@@ -9,19 +9,25 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import queue
 import re
 import shutil
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from cogkit.errors import BuildError
 from cogkit.plan.models import BuildPlan
+from cogkit.runtime.backend import Notice, Progress, Report
 
 STAMP = ".cogkit-hash"
 INSTALL_TIMEOUT_S = 3600
+PROGRESS_EVERY_S = 1.0
 Warn = Callable[[str], None]
 
 
@@ -111,8 +117,8 @@ def _venv_version(venv: Path) -> str | None:
     return None
 
 
-def ensure_venv(plan: BuildPlan, project_dir: Path, *, warn: Warn, info: Warn) -> ProjectVenv:
-    """Create or reuse `<project>/.cogkit/venv` for this plan."""
+def ensure_venv(plan: BuildPlan, project_dir: Path, *, report: Report) -> ProjectVenv:
+    """Create or reuse `<project>/.cogkit/venv` for this plan, reporting uv's progress as it goes."""
     root = project_dir / ".cogkit"
     venv = root / "venv"
     stamp = venv / STAMP
@@ -125,46 +131,95 @@ def ensure_venv(plan: BuildPlan, project_dir: Path, *, warn: Warn, info: Warn) -
         matches = existing == plan.python_version or existing.startswith(minor + ".")
         if matches and stamp.read_text().strip() == _fingerprint(plan, project_dir, existing):
             return ProjectVenv(path=venv, python=venv_python, reused=True)
-    python, version = find_python(plan.python_version, warn=warn)
+    python, version = find_python(plan.python_version, warn=lambda text: report(Notice(text, warning=True)))
     digest = _fingerprint(plan, project_dir, version)
     if venv_python.exists() and stamp.exists() and stamp.read_text().strip() == digest:
         return ProjectVenv(path=venv, python=venv_python, reused=True)
 
-    info(f"creating the project environment in {venv} (Python {version})")
+    report(Notice(f"creating the project environment in {venv} (Python {version})"))
     uv = uv_binary()
     root.mkdir(exist_ok=True)
     (root / ".gitignore").write_text("*\n")
     _uv(
         [uv, "venv", "--quiet", "--clear", "--python", python, str(venv)],
         cwd=project_dir,
-        what="create the venv",
+        step="creating the venv",
+        report=report,
     )
     if plan.requirements:
         requirements = root / "requirements.txt"
         requirements.write_text(requirements_text(plan))
-        info(f"installing {len(plan.requirements)} requirement(s) with uv")
         _uv(
-            [uv, "pip", "install", "--python", str(venv_python), "-r", str(requirements)],
+            [uv, "pip", "install", "-v", "--python", str(venv_python), "-r", str(requirements)],
             cwd=project_dir,
-            what="install the requirements",
+            step=f"installing {len(plan.requirements)} requirement(s) with uv",
+            report=report,
         )
     stamp.write_text(digest + "\n")
     return ProjectVenv(path=venv, python=venv_python, reused=False)
 
 
-def _uv(args: list[str], *, cwd: Path, what: str) -> None:
-    try:
-        out = subprocess.run(
-            args, cwd=cwd, capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S, stdin=subprocess.DEVNULL
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise BuildError(f"uv could not {what} within {INSTALL_TIMEOUT_S}s") from exc
-    if out.returncode != 0:
-        tail = "\n".join(f"    {line}" for line in (out.stderr or out.stdout).strip().splitlines()[-15:])
+def _uv(args: list[str], *, cwd: Path, step: str, report: Report) -> None:
+    """Run uv, turning its output into Progress (about once a second) and its failure into a BuildError."""
+    started = time.monotonic()
+    process = subprocess.Popen(
+        args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+    )
+    lines: queue.Queue[str | None] = queue.Queue()
+    assert process.stdout is not None
+    threading.Thread(target=_read_lines, args=(process.stdout, lines), daemon=True).start()
+    said: list[str] = []  # uv's own lines (not its DEBUG ones): the tail of an error
+    detail = ""
+    reported = started
+    while (line := _next_line(lines)) is not None:
+        if line and not line.startswith("DEBUG "):
+            said.append(line)
+        detail = uv_detail(line) or detail
+        now = time.monotonic()
+        if now - started > INSTALL_TIMEOUT_S:
+            process.kill()
+            process.wait()
+            raise BuildError(f"uv did not finish {step} within {INSTALL_TIMEOUT_S}s")
+        if now - reported >= PROGRESS_EVERY_S:
+            report(Progress(step, now - started, detail))
+            reported = now
+    code = process.wait()
+    report(Progress(step, time.monotonic() - started, done=True))
+    if code != 0:
+        tail = "\n".join(f"    {line}" for line in said[-15:])
         raise BuildError(
-            f"uv could not {what}:\n{tail}",
+            f"uv failed {step}:\n{tail}",
             hint="check the requirements in cog.yaml (python_requirements / python_packages)",
         )
+
+
+def _next_line(lines: queue.Queue[str | None]) -> str | None:
+    """The next line, "" when none came within a progress interval, None at the end."""
+    try:
+        return lines.get(timeout=PROGRESS_EVERY_S)
+    except queue.Empty:
+        return ""
+
+
+def _read_lines(stream: IO[bytes], lines: queue.Queue[str | None]) -> None:
+    for raw in stream:
+        lines.put(raw.decode(errors="replace").rstrip())
+    lines.put(None)
+
+
+_SELECTING = re.compile(r"^DEBUG Selecting: (\S+)")
+_FETCHING = re.compile(r"^DEBUG .*GET request for: \S*/([^/\s]+\.(?:whl|tar\.gz|zip))$")
+
+
+def uv_detail(line: str) -> str | None:
+    """What uv is doing now, from one line of `uv -v`: the package it resolves or downloads."""
+    if found := _SELECTING.match(line):
+        return f"resolving {found.group(1)}"
+    if found := _FETCHING.match(line):
+        return f"downloading {found.group(1)}"
+    if line.startswith("DEBUG ") or not line.strip() or line.lstrip().startswith(("+", "-")):
+        return None
+    return line.strip()
 
 
 def missing_system_packages(packages: tuple[str, ...]) -> list[str]:

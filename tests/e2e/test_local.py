@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from cogkit.plan import resolve
+from cogkit.runtime.backend import Event, Progress
 from cogkit.runtime.venv import ensure_venv
 from cogkit.spec import load_spec
 from tests.e2e.conftest import PROJECTS, cogkit, copy_project
@@ -28,17 +29,22 @@ def test_cog_style_project_with_requirements(tmp_path: Path) -> None:
 
 def test_venv_is_reused_until_requirements_change(tmp_path: Path) -> None:
     project = copy_project(PROJECTS / "cogstyle", tmp_path / "cogstyle")
-    notes: list[str] = []
+    events: list[Event] = []
     plan = resolve(load_spec(project / "cog.yaml"))
-    first = ensure_venv(plan, project, warn=notes.append, info=notes.append)
-    again = ensure_venv(plan, project, warn=notes.append, info=notes.append)
+    first = ensure_venv(plan, project, report=events.append)
+    again = ensure_venv(plan, project, report=events.append)
     assert not first.reused and again.reused
     assert again.python == first.python
 
     (project / "requirements.txt").write_text("six==1.16.0\n")
     changed = resolve(load_spec(project / "cog.yaml"))
-    rebuilt = ensure_venv(changed, project, warn=notes.append, info=notes.append)
+    rebuilt = ensure_venv(changed, project, report=events.append)
     assert not rebuilt.reused
+    # Each install reported uv's progress and its end, as the CLI shows them.
+    installs = [
+        e for e in events if isinstance(e, Progress) and e.step.startswith("installing 1 requirement")
+    ]
+    assert [e.done for e in installs if e.done] == [True, True]
     result = cogkit("predict", "--runtime", "local", cwd=project)
     assert result.returncode == 0, result.stderr
     assert "six 1.16.0" in result.stdout
@@ -92,8 +98,11 @@ def test_setup_failure_shows_its_logs(tmp_path: Path) -> None:
     )
     result = cogkit("predict", "--runtime", "local", cwd=project)
     assert result.returncode == 1, result.stderr
-    assert "setup failed" in result.stderr and "weights missing" in result.stderr, result.stderr
-    assert "loading weights..." in result.stderr, result.stderr
+    # The useful line on the error line itself; the model's own output shown (live, or quoted).
+    lines = result.stderr.splitlines()
+    error = next(line for line in lines if line.startswith("error:"))
+    assert error.startswith("error: setup failed") and "OSError: weights missing" in error, result.stderr
+    assert "loading weights..." in [line.strip() for line in lines], result.stderr
 
 
 def processes_mentioning(text: str) -> list[int]:

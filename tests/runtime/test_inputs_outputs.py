@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 import sys
 from pathlib import Path
@@ -64,6 +65,12 @@ def test_json_input_forms(tmp_path: Path) -> None:
     assert inputs.parse_json_input(f"@{tmp_path / 'in.json'}") == {"count": 2}
     with pytest.raises(UsageError, match="not valid JSON"):
         inputs.parse_json_input("{nope")
+
+
+@pytest.mark.parametrize("form", ["@-", "-"])
+def test_json_from_stdin_in_cogs_form_and_ours(form: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO('{"input": {"text": "piped"}}'))
+    assert inputs.parse_json_input(form) == {"text": "piped"}
 
 
 def test_outputs_written_as_users_expect(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
