@@ -55,7 +55,9 @@ def test_debug_json_has_the_plan(gpu_project: Path) -> None:
         assert plan[key] is None or isinstance(plan[key], str)
     assert plan["gpu"] is True
     assert plan["cuda"] == "12.1"
-    assert "https://download.pytorch.org/whl/cu121" in plan["extra_index_urls"]
+    # PyPI's torch 2.1.0 Linux wheel is the CUDA 12.1 build: no extra index is needed.
+    assert plan["extra_index_urls"] == []
+    assert any("from PyPI" in reason for reason in plan["reasons"])
     assert plan["predictor"] == "predict.py:Predictor"
 
 

@@ -32,7 +32,19 @@ def default_image(config: Path | None) -> str:
     return spec.image
 
 
-@click.command(name="deploy")
+EXAMPLES = """\b
+Examples:
+  cogkit deploy registry.example.com/me/model:1 --replicas 2 | kubectl apply -f -
+  cogkit deploy registry.example.com/me/model:1 --gpus 1 --max-replicas 4 \\
+      --prometheus http://prometheus.monitoring:9090 -o k8s/
+  cogkit deploy registry.example.com/me/model:1 --queue redis://redis:6379/0?stream=jobs
+  cogkit deploy registry.example.com/me/model:1 --target knative
+"""
+
+
+@click.command(
+    name="deploy", short_help="Write Kubernetes, Knative or KServe manifests for IMAGE.", epilog=EXAMPLES
+)
 @click.argument("image", required=False)
 @click.option(
     "--target",

@@ -8,12 +8,21 @@ import click
 from rich.markup import escape
 
 from cogkit.cli import render
+from cogkit.cli.options import PORT
+
+EXAMPLES = """\b
+Examples:
+  cogkit playground http://127.0.0.1:5000          # any Cog server: cogkit, coglet, older Cog
+  cogkit playground http://gpu-box:5000 -p 9000    # then open http://127.0.0.1:9000/playground
+"""
 
 
-@click.command(name="playground")
+@click.command(
+    name="playground", short_help="Open a web playground for any running Cog server.", epilog=EXAMPLES
+)
 @click.argument("url")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("-p", "--port", type=int, default=8394, show_default=True, help="Port to listen on.")
+@click.option("-p", "--port", type=PORT, default=8394, show_default=True, help="Port to listen on.")
 def command(url: str, host: str, port: int) -> None:
     """Open a playground for the Cog server at URL, proxied so the browser needs no CORS."""
     from cogkit.playground import proxy
