@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cogkit.cli import build, debug, exec, init, login, predict, push, serve, train
+from cogkit.cli import build, debug, exec, init, login, predict, push, queue, serve, train
 
 ALL: list[click.Command] = [
     init.command,
@@ -16,6 +16,7 @@ ALL: list[click.Command] = [
     train.command,
     push.command,
     login.command,
+    queue.command,
 ]
 
 # `cogkit run` is `cogkit predict`, as in current Cog.
