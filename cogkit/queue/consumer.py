@@ -13,6 +13,8 @@ Delivery is at least once, and each id is completed once:
   case above), the first stored result is kept and the second dropped.
 * A message claimed more than `max_deliveries` times never finished anywhere: it is moved to the
   dead-letter stream, and a `failed` result says why. Malformed messages go there at once.
+  Redelivered messages run one per replica at a time (see `_claim`), so a message that kills its
+  replica does not use up the deliveries of those that were running beside it.
 * Redis going away pauses reads and stores, retried with capped backoff; results wait in memory.
 
 Cancel: `SET NAME:cancel:<id>` stops a queued prediction before it runs, `PUBLISH NAME:cancel <id>`
@@ -59,6 +61,7 @@ CANCEL_WAIT = 5.0  # past the grace, how long canceled predictions get to store 
 FORGET_AFTER = 600.0  # consumers unseen this long with nothing pending are removed from the group
 SLOT_POLL = 0.02  # HTTP requests free slots without telling the consumer; it looks this often when full
 IDLE_POLL = 0.1  # …and this often while the model is restarting
+CLAIM_SCAN = 16  # abandoned entries looked at beyond the free slots (those to dead-letter need none)
 
 
 class _GiveUp(Exception):
@@ -104,6 +107,7 @@ class QueueConsumer:
         self._deadline: float | None = None
         self._slot_freed = asyncio.Event()
         self._connected = True
+        self._claim_now = False
         self._main: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self._handlers: set[asyncio.Task[None]] = set()
@@ -183,15 +187,35 @@ class QueueConsumer:
                 continue
             entries: list[Entry] = []
             try:
-                if time.monotonic() >= next_claim:
+                if self._claim_now or time.monotonic() >= next_claim:
+                    self._claim_now = False
                     next_claim = time.monotonic() + self.settings.heartbeat_interval
-                    entries = await self._redis(functools.partial(self.store.claim, free), until_stopped=True)
+                    entries = await self._redis(functools.partial(self._claim, free), until_stopped=True)
                 if not entries:
                     entries = await self._redis(functools.partial(self.store.read, free), until_stopped=True)
             except _GiveUp:
                 break
             for entry in entries:
                 self._take(entry)
+
+    async def _claim(self, free: int) -> list[Entry]:
+        """Claim abandoned messages: any past `max_deliveries` (to dead-letter them), never-run ones
+        (handed back) up to the free slots, and one *suspect* at a time.
+
+        A suspect is a message whose replica stopped while holding it. Running at most one per
+        replica means that when a message kills its replica, the innocent ones beside it are not
+        beside it again, so only the killer runs out of deliveries.
+        """
+        suspect_allowed = not any(held.entry.deliveries > 1 for held in self.held.values())
+        chosen: dict[str, int] = {}
+        for entry_id, deliveries in (await self.store.abandoned(free + CLAIM_SCAN)).items():
+            if deliveries > self.settings.max_deliveries:
+                chosen[entry_id] = deliveries
+            elif free > 0 and (deliveries == 1 or suspect_allowed):
+                chosen[entry_id] = deliveries
+                free -= 1
+                suspect_allowed = suspect_allowed and deliveries == 1
+        return await self.store.claim(chosen)
 
     def _take(self, entry: Entry) -> None:
         if entry.entry_id in self.held:  # ours already: claimed back after an outage of Redis
@@ -216,6 +240,8 @@ class QueueConsumer:
         finally:
             if not held.admitted:
                 self._admitting -= 1
+            if entry.deliveries > 1:
+                self._claim_now = True  # the next suspect may go now
             self.held.pop(entry.entry_id, None)
             self.metrics.held.set(len(self.held))
             self._slot_freed.set()

@@ -131,18 +131,21 @@ class QueueStore:
         )
         return [Entry(text(eid), fields) for _stream, entries in reply or () for eid, fields in entries]
 
-    async def claim(self, count: int) -> list[Entry]:
-        """Take over up to `count` entries whose holders stopped renewing them (died, or cut off)."""
-        idle_ms = self._claim_idle_ms
+    async def abandoned(self, count: int) -> dict[str, int]:
+        """Up to `count` entries whose holders stopped renewing them (died, or were cut off from
+        Redis), oldest first: entry id → the deliveries it would have once claimed."""
         rows = await self.client.xpending_range(
-            self.address.stream, self.address.group, min="-", max="+", count=count, idle=idle_ms
+            self.address.stream, self.address.group, min="-", max="+", count=count, idle=self._claim_idle_ms
         )
-        if not rows:
+        return {text(row["message_id"]): int(row["times_delivered"]) + 1 for row in rows}
+
+    async def claim(self, deliveries: dict[str, int]) -> list[Entry]:
+        """Take over these abandoned entries; XCLAIM re-checks the idle time, so of two replicas
+        racing for one entry, only one gets it."""
+        if not deliveries:
             return []
-        deliveries = {text(row["message_id"]): int(row["times_delivered"]) + 1 for row in rows}
-        # XCLAIM re-checks the idle time: of two replicas racing for an entry, one gets it.
         claimed = await self.client.xclaim(
-            self.address.stream, self.address.group, self.consumer, idle_ms, list(deliveries)
+            self.address.stream, self.address.group, self.consumer, self._claim_idle_ms, list(deliveries)
         )
         return [Entry(text(eid), fields, deliveries[text(eid)]) for eid, fields in claimed if eid is not None]
 
