@@ -179,9 +179,9 @@ class QueueConsumer:
     async def _read_loop(self) -> None:
         next_claim = 0.0
         while not self._stop.is_set():
+            self._slot_freed.clear()  # before looking, so that a slot freed after the look wakes us
             free = self._free_slots()
             if free <= 0 or not self.runner.accepting:
-                self._slot_freed.clear()
                 poll = SLOT_POLL if self.runner.accepting else IDLE_POLL
                 await _wait_event(self._slot_freed, poll)
                 continue

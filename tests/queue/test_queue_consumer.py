@@ -170,6 +170,16 @@ def test_cancel_a_running_prediction(
     assert time.monotonic() - started < 20 and runs(trace, 7) == [] and pending(queue) == 0
 
 
+def test_a_prediction_longer_than_the_claim_idle_is_not_taken_over(
+    replicas: Callable[..., Replica], queue: redis.Redis, trace: redis.Redis
+) -> None:
+    group = [replicas(claim_idle=1.0).wait_consuming() for _ in range(2)]
+    xadd(queue, {"id": "long", "input": {"n": 4, "seconds": 4}})
+    check_ran(wait_result(queue, "long"), trace, 4)
+    assert trace.llen("started:4") == 1  # renewed every third of a second: never claimed
+    assert all(replica.proc.poll() is None for replica in group)
+
+
 def test_sigterm_finishes_what_it_holds_takes_nothing_new_and_exits(
     replicas: Callable[..., Replica], queue: redis.Redis, trace: redis.Redis
 ) -> None:
