@@ -164,7 +164,12 @@ class QueueConsumer:
         log.info("consuming from %s as %s", self.address.display, self.name)
         self._spawn(self._housekeeping())
         self._spawn(self._listen_for_cancels())
-        await self._read_loop()
+        while not self._stop.is_set():
+            try:
+                await self._read_loop()
+            except Exception:  # e.g. WRONGTYPE: the stream's key holds something else
+                log.exception("reading %s failed; trying again in %g s", self.address.display, BACKOFF_CAP)
+                await _wait_event(self._stop, BACKOFF_CAP)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = self._loop.create_task(coro)
@@ -369,8 +374,10 @@ class QueueConsumer:
                 self._reconnected()
             except TRANSIENT as e:
                 self._disconnected(e)
-            except ResponseError as e:  # e.g. NOGROUP while Redis comes back empty; the reader recreates it
-                log.warning("housekeeping: %s", e)
+            except Exception:  # e.g. NOGROUP while Redis comes back empty: the reader recreates it
+                log.exception(
+                    "renewing held messages failed; trying again in %g s", self.settings.heartbeat_interval
+                )
 
     async def _listen_for_cancels(self) -> None:
         """Follow NAME:cancel; after each (re)subscription, ask the cancel keys what was missed."""
@@ -389,10 +396,15 @@ class QueueConsumer:
                         self._cancel_requested(text(message["data"]))
             except TRANSIENT as e:
                 self._disconnected(e)
-                await asyncio.sleep(delay * random.uniform(0.5, 1.0))
-                delay = min(delay * 2, BACKOFF_CAP)
+            except Exception:  # e.g. NOPERM: an ACL that forbids SUBSCRIBE
+                log.exception(
+                    "following %s failed; running predictions cannot be canceled", self.address.cancel_channel
+                )
+                delay = BACKOFF_CAP
             finally:
                 await pubsub.aclose()
+            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+            delay = min(delay * 2, BACKOFF_CAP)
 
     # -- Redis availability --------------------------------------------------------------------
 
