@@ -24,7 +24,7 @@ def test_a_built_image_consumes_from_the_hosts_redis(
     host_ca_cert: Path | None,
     queue_redis: RedisServer,
 ) -> None:
-    built = build_project(EXAMPLE / "cog.yaml", tag=TAG, progress="quiet", ca_cert=host_ca_cert)
+    built = build_project(EXAMPLE / "cog.yaml", tag=TAG, ca_cert=host_ca_cert)
     with queue_redis.client() as admin:
         admin.config_set("requirepass", PASSWORD)
     url = f"redis://:{PASSWORD}@127.0.0.1:{queue_redis.port}/0?stream=jobs"
