@@ -180,3 +180,11 @@ def test_failed_predictions_have_cogs_shape_and_echo_no_input() -> None:
         "completed_at",
         "metrics",
     }
+
+
+def test_the_public_surface_resolves() -> None:
+    import cogkit.queue
+
+    for name in cogkit.queue.__all__:
+        assert getattr(cogkit.queue, name) is not None
+    assert sorted(cogkit.queue.__all__) == sorted(cogkit.queue._HOMES)
