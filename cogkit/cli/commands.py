@@ -15,6 +15,7 @@ from cogkit.cli import (
     playground,
     predict,
     push,
+    queue,
     serve,
     train,
 )
@@ -34,4 +35,5 @@ ALL: list[click.Command] = [
     deploy.command,
     playground.command,
     completion.command,
+    queue.command,
 ]

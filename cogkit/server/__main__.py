@@ -24,6 +24,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--worker-python", help="interpreter for the worker ($COGKIT_WORKER_PYTHON)")
     p.add_argument("--upload-url", help="PUT output files here and return their URLs instead of data URIs")
     p.add_argument(
+        "--queue",
+        metavar="URL",
+        help="also take predictions from a Redis stream: redis://HOST:6379/0?stream=NAME ($COGKIT_QUEUE_URL)",
+    )
+    p.add_argument(
         "--await-explicit-shutdown",
         action="store_true",
         help="ignore SIGTERM; stop only on POST /shutdown",
@@ -50,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
             upload_url=args.upload_url,
             await_explicit_shutdown=args.await_explicit_shutdown,
             playground=not args.no_playground,
+            queue_url=args.queue,
         )
         run(config)
     except CogkitError as e:

@@ -11,8 +11,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cogkit.errors import PredictorError, UsageError
+
+if TYPE_CHECKING:
+    from cogkit.queue.settings import QueueSettings
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,7 @@ class ServerConfig:
     max_input_bytes: int = 1 << 30
     worker_env: Mapping[str, str] | None = None
     playground: bool = True
+    queue: QueueSettings | None = None  # queue mode: also consume predictions from Redis
 
 
 def _int_env(env: Mapping[str, str], name: str) -> int | None:
@@ -96,6 +101,7 @@ def resolve_config(
     upload_url: str | None = None,
     await_explicit_shutdown: bool = False,
     playground: bool = True,
+    queue_url: str | None = None,
     env: Mapping[str, str] | None = None,
 ) -> ServerConfig:
     """Merge flags, the environment and cog.yaml into one `ServerConfig`."""
@@ -127,7 +133,21 @@ def resolve_config(
         setup_timeout=_float_env(env, "COG_SETUP_TIMEOUT"),
         webhook_token=env.get("WEBHOOK_AUTH_TOKEN") or None,
         playground=playground and _switch_env(env, "COGKIT_PLAYGROUND", True),
+        queue=_queue(queue_url, env, serves_predictions=predictor is not None),
     )
+
+
+def _queue(flag: str | None, env: Mapping[str, str], *, serves_predictions: bool) -> QueueSettings | None:
+    """--queue, else COGKIT_QUEUE_URL; parsed here so that a bad URL stops the server at once."""
+    url = flag or env.get("COGKIT_QUEUE_URL") or None
+    if url is None:
+        return None
+    source = "--queue" if flag else "COGKIT_QUEUE_URL"
+    if not serves_predictions:
+        raise UsageError(f"{source} needs a predictor: the queue carries predictions, not trainings")
+    from cogkit.queue.settings import queue_settings  # standard library only, like this module
+
+    return queue_settings(url, env, source=source)
 
 
 def effective_concurrency(config_max: int | None, decorator_max: int | None, is_async: bool) -> int:

@@ -7,6 +7,8 @@ Exposed at /metrics in the text format:
 * `cogkit_predictions_rejected_total{kind,reason}` (busy, invalid)
 * `cogkit_predictions_in_flight{kind}` (the queue depth: slots in use) and `cogkit_prediction_slots{kind}`
 * `cogkit_setup_duration_seconds{kind}` and `cogkit_worker_restarts{kind}`
+
+In queue mode, `cogkit.queue.metrics` adds the `cogkit_queue_*` metrics to the same registry.
 """
 
 from __future__ import annotations

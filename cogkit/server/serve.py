@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import signal
+from collections.abc import Callable
 from types import FrameType
 
 import uvicorn
@@ -29,9 +30,12 @@ SHUTDOWN_GRACE = 10.0
 class _Server(uvicorn.Server):
     """uvicorn's server; with --await-explicit-shutdown, SIGTERM is ignored and only /shutdown stops it."""
 
-    def __init__(self, config: uvicorn.Config, *, ignore_sigterm: bool) -> None:
+    def __init__(
+        self, config: uvicorn.Config, *, ignore_sigterm: bool, on_exit: Callable[[], None] | None = None
+    ) -> None:
         super().__init__(config)
         self.ignore_sigterm = ignore_sigterm
+        self.on_exit = on_exit  # told at once (from the signal handler), e.g. to stop reading a queue
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         # Not calling super(): uvicorn would re-raise the signal after serve() returns, killing
@@ -41,10 +45,12 @@ class _Server(uvicorn.Server):
             return
         if self.should_exit and sig == signal.SIGINT:
             self.force_exit = True
-        self.should_exit = True
+        self.request_exit()
 
     def request_exit(self) -> None:
         self.should_exit = True
+        if self.on_exit is not None:
+            self.on_exit()
 
 
 async def serve_forever(
@@ -75,6 +81,11 @@ async def serve_forever(
         predictions=runners.get("prediction"),
         trainings=runners.get("training"),
     )
+    queue = None
+    if config.queue is not None:
+        from cogkit.queue.consumer import start_consumer  # redis is imported only in queue mode
+
+        queue = start_consumer(config.queue, runners["prediction"], metrics.registry)
     uv_config = uvicorn.Config(
         build_app(state),
         host=config.host,
@@ -84,11 +95,17 @@ async def serve_forever(
         lifespan="off",
         timeout_graceful_shutdown=SHUTDOWN_GRACE,
     )
-    server = _Server(uv_config, ignore_sigterm=config.await_explicit_shutdown)
+    server = _Server(
+        uv_config,
+        ignore_sigterm=config.await_explicit_shutdown,
+        on_exit=queue.stop_reading if queue is not None else None,
+    )
     state.request_shutdown = server.request_exit
     try:
         await server.serve()
     finally:
+        if queue is not None:
+            await queue.drain(SHUTDOWN_GRACE)
         for runner in runners.values():
             await runner.shutdown(SHUTDOWN_GRACE)
         await webhooks.drain(SHUTDOWN_GRACE)
