@@ -8,9 +8,16 @@ import sys
 import click
 
 URL_HELP = "URL is the queue: redis://[USER:PASSWORD@]HOST:PORT/DB?stream=NAME[&group=GROUP]."
+EXAMPLES = """\b
+Examples:
+  cogkit serve --queue 'redis://127.0.0.1:6379/0?stream=jobs'          # a consumer
+  cogkit queue submit 'redis://127.0.0.1:6379/0?stream=jobs' -i text=hi  # prints the new id
+  cogkit queue result 'redis://127.0.0.1:6379/0?stream=jobs' ID --wait 60
+  cogkit queue cancel 'redis://127.0.0.1:6379/0?stream=jobs' ID
+"""
 
 
-@click.group(name="queue", epilog=URL_HELP)
+@click.group(name="queue", short_help="Submit to and read from a Redis prediction queue.", epilog=EXAMPLES)
 def command() -> None:
     """Queue predictions for servers started with --queue (or COGKIT_QUEUE_URL)."""
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import click
 
 from cogkit.cli import render
@@ -13,6 +15,7 @@ Examples:
   cogkit serve                           # Cog's HTTP API on http://127.0.0.1:8393
   cogkit serve -p 5000 --reload          # restart the worker when a .py file changes
   cogkit serve --host 0.0.0.0 --runtime local
+  cogkit serve --queue 'redis://127.0.0.1:6379/0?stream=predictions'   # also consume a Redis queue
   curl -s localhost:8393/predictions -H 'Content-Type: application/json' -d '{"input": {"text": "hi"}}'
 """
 
@@ -24,8 +27,16 @@ Examples:
 @click.option(
     "--reload", is_flag=True, help="Restart the worker (setup runs again) when a Python file changes."
 )
+@click.option(
+    "--queue",
+    "queue_url",
+    metavar="URL",
+    help="Also take predictions from this Redis stream: redis://HOST:PORT/DB?stream=NAME.",
+)
 @runtime_options
-def command(port: int, host: str, upload_url: str | None, reload: bool, run_config: RunConfig) -> None:
+def command(
+    port: int, host: str, upload_url: str | None, reload: bool, queue_url: str | None, run_config: RunConfig
+) -> None:
     """Serve the project over Cog's HTTP API until Ctrl-C.
 
     The model's output (setup and predictions) appears here as it happens. With --reload, an edit
@@ -35,6 +46,12 @@ def command(port: int, host: str, upload_url: str | None, reload: bool, run_conf
     """
     from cogkit.runtime import serve
 
+    if queue_url:
+        from cogkit.queue.settings import queue_settings
+
+        queue_settings(queue_url, {}, source="--queue")  # a bad URL is one line now, not after setup
+        environment = {**run_config.environment, "COGKIT_QUEUE_URL": queue_url}
+        run_config = dataclasses.replace(run_config, environment=environment)
     reporter = render.Reporter()
     try:
         serve.serve(

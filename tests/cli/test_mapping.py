@@ -149,3 +149,19 @@ def test_exec_maps_onto_run_in_environment(monkeypatch: pytest.MonkeyPatch) -> N
 def test_malformed_env_flag_is_a_usage_error() -> None:
     result = CliRunner().invoke(cli, ["predict", "img", "-e", "NOEQUALS"])
     assert result.exit_code == 2 and "KEY=VALUE" in result.output
+
+
+def test_serve_queue_reaches_the_server_as_its_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(serve, "serve", lambda config, **kwargs: seen.update(config=config))
+    url = "redis://127.0.0.1:6379/0?stream=jobs"
+    result = CliRunner().invoke(cli, ["serve", "--queue", url, "-e", "A=b"])
+    assert result.exit_code == 0, result.output
+    assert seen["config"].environment == {"A": "b", "COGKIT_QUEUE_URL": url}
+
+
+def test_serve_refuses_a_bad_queue_url_before_anything_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(serve, "serve", lambda config, **kwargs: pytest.fail("serve() must not run"))
+    result = CliRunner().invoke(cli, ["serve", "--queue", "redis://:hunter2@h:6379/0"])
+    assert result.exit_code == 2
+    assert "stream" in result.output and "hunter2" not in result.output
