@@ -32,7 +32,7 @@ def hello_container(
         EXAMPLES / "hello-world", project, ignore=shutil.ignore_patterns(".cogkit", "__pycache__")
     )
     tag = f"cogkit-playground-test:{uuid.uuid4().hex[:8]}"
-    built = build_project(project / "cog.yaml", tag=tag, progress="quiet", ca_cert=host_ca_cert)
+    built = build_project(project / "cog.yaml", tag=tag, ca_cert=host_ca_cert)
     port = free_port()
     container = docker_client.containers.run(built.tag, detach=True, ports={"5000/tcp": ("127.0.0.1", port)})
     url = f"http://127.0.0.1:{port}"
