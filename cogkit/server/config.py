@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cogkit.errors import PredictorError, UsageError
+from cogkit.server.limits import Limits
 
 
 @dataclass(frozen=True)
@@ -27,11 +28,12 @@ class ServerConfig:
     worker_python: str | None = None
     upload_url: str | None = None
     await_explicit_shutdown: bool = False
+    exit_on_stdin_eof: bool = False
     concurrency_max: int | None = None
     setup_timeout: float | None = None
     webhook_token: str | None = None
-    max_input_bytes: int = 1 << 30
     worker_env: Mapping[str, str] | None = None
+    limits: Limits = field(default_factory=Limits)
 
 
 def _int_env(env: Mapping[str, str], name: str) -> int | None:
@@ -63,6 +65,17 @@ def _float_env(env: Mapping[str, str], name: str) -> float | None:
         ) from None
 
 
+def _flag_env(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise UsageError(
+        f"environment variable {name}={raw!r} is not a boolean", hint=f"set {name}=1 or {name}=0"
+    )
+
+
 def _from_cog_yaml(cwd: Path) -> tuple[str | None, str | None, int | None]:
     """Read predict/run, train and concurrency.max from cog.yaml, if there is one."""
     if not (cwd / "cog.yaml").is_file():
@@ -83,9 +96,14 @@ def resolve_config(
     worker_python: str | None = None,
     upload_url: str | None = None,
     await_explicit_shutdown: bool = False,
+    exit_on_stdin_eof: bool = False,
+    limits: Mapping[str, object] | None = None,
     env: Mapping[str, str] | None = None,
 ) -> ServerConfig:
-    """Merge flags, the environment and cog.yaml into one `ServerConfig`."""
+    """Merge flags, the environment and cog.yaml into one `ServerConfig`.
+
+    `limits` holds the flags of `Limits` fields by name (None where not given).
+    """
     env = os.environ if env is None else env
     cwd = (cwd or Path.cwd()).resolve()
     predictor = predictor or env.get("COGKIT_PREDICTOR") or None
@@ -110,9 +128,11 @@ def resolve_config(
         worker_python=worker_python or env.get("COGKIT_WORKER_PYTHON") or None,
         upload_url=upload_url,
         await_explicit_shutdown=await_explicit_shutdown,
+        exit_on_stdin_eof=exit_on_stdin_eof or _flag_env(env, "COGKIT_EXIT_ON_STDIN_EOF"),
         concurrency_max=limit,
         setup_timeout=_float_env(env, "COG_SETUP_TIMEOUT"),
         webhook_token=env.get("WEBHOOK_AUTH_TOKEN") or None,
+        limits=Limits.resolve(limits, env),
     )
 
 
