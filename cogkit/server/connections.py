@@ -59,7 +59,9 @@ class ConnectionGuard:
         self.marker_name, self.marker = marker_header
         # Connections not being served, oldest first (a dict keeps insertion order).
         self.evictable: dict[GuardedProtocol, None] = {}
+        self.open = 0
         self.evicted = 0
+        self.refused = 0
 
     def protocol_factory(self) -> Callable[..., GuardedProtocol]:
         """What to pass as uvicorn's `http=`."""
@@ -99,13 +101,16 @@ class GuardedProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         guard = self.guard
-        if len(self.connections) > guard.max_connections and not guard.evict_for(self):
+        guard.open += 1
+        if guard.open > guard.max_connections and not guard.evict_for(self):
+            guard.refused += 1
             self._refuse(503, "Service Unavailable", "too many connections; retry shortly")
             return
         guard.evictable[self] = None
         self._arm(guard.header_timeout)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.guard.open -= 1
         self.guard.evictable.pop(self, None)
         if self._timer is not None:
             self._timer.cancel()

@@ -142,9 +142,9 @@ async def serve_forever(config: ServerConfig, supervisors: dict[Mode, WorkerSupe
         for mode, supervisor in supervisors.items()
     }
     shutdown = Shutdown(loop, list(runners.values()), limits.shutdown_grace)
-    state = ServerState(config=config, metrics=metrics, runners=runners)
-    state.request_shutdown = lambda: shutdown.request("POST /shutdown")
     guard = ConnectionGuard(limits, outbound.marker_header)
+    state = ServerState(config=config, metrics=metrics, runners=runners, connections=guard)
+    state.request_shutdown = lambda: shutdown.request("POST /shutdown")
     uv_config = uvicorn.Config(
         build_app(state),
         host=config.host,

@@ -14,6 +14,7 @@ from typing import Any
 from cogkit import __version__
 from cogkit.mode import Mode
 from cogkit.server.config import ServerConfig
+from cogkit.server.connections import ConnectionGuard
 from cogkit.server.health import Health
 from cogkit.server.http_errors import NotFound, WorkerUnavailable
 from cogkit.server.metrics import ServerMetrics
@@ -26,6 +27,7 @@ class ServerState:
     config: ServerConfig
     metrics: ServerMetrics
     runners: dict[Mode, PredictionRunner]
+    connections: ConnectionGuard | None = None
     request_shutdown: Callable[[], None] = lambda: None
     _openapi: dict[str, Any] | None = field(default=None, repr=False)
     _openapi_sources: tuple[int, ...] | None = field(default=None, repr=False)
@@ -110,4 +112,8 @@ class ServerState:
                 self.metrics.setup_time.labels(runner.kind).set(supervisor.setup.seconds)
             self.metrics.slots.labels(runner.kind).set(supervisor.limit)
             self.metrics.restarts.labels(runner.kind).set(supervisor.restarts)
+        if self.connections is not None:
+            self.metrics.connections.set(self.connections.open)
+            self.metrics.connections_dropped.labels("evicted").set(self.connections.evicted)
+            self.metrics.connections_dropped.labels("refused").set(self.connections.refused)
         return self.metrics.render()

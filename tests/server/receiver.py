@@ -39,6 +39,7 @@ class Receiver:
         self.statuses = list(statuses or [200])
         self.headers = dict(headers or {})
         self.files: dict[str, bytes] = {}
+        self.redirects: dict[str, str] = {}  # GET path -> where a 307 sends it
         self._cond = threading.Condition()
         self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self._server.daemon_threads = True
@@ -80,6 +81,12 @@ class Receiver:
 
             def do_GET(self) -> None:
                 path = self.path
+                if path in receiver.redirects:
+                    self.send_response(307)
+                    self.send_header("Location", receiver.redirects[path])
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 if path.startswith("/big/"):
                     size = int(path.rsplit("/", 1)[1])
                     self.send_response(200)
