@@ -19,8 +19,9 @@ import re
 from urllib.parse import urlsplit, urlunsplit
 
 MASK = "***"
-# A URL in free text: a scheme, then anything up to whitespace, a quote or a bracket.
-_URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]{1,15}://[^\s'\"<>`]+")
+# A URL in free text: a scheme, then anything up to whitespace, a quote or a bracket, less
+# the punctuation that ends a sentence or a clause.
+_URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]{1,15}://[^\s'\"<>`]*[^\s'\"<>`.,:;!?)\]]")
 _QUERY_VALUE = re.compile(r"=[^&;]*")
 
 

@@ -253,13 +253,30 @@ class PredictionRunner:
     ) -> tuple[WorkerClient, dict[str, Any]] | None:
         """The worker and the inputs with local file paths; None if canceled meanwhile.
 
-        Downloads and waiting for a restarting worker run in a task of their own that `cancel`
-        can end. The common case (no files, the worker ready) needs neither and costs nothing.
+        Downloads and waiting for a (re)starting worker run in tasks that `cancel` can end. The
+        common case (no files, the worker ready) needs neither and costs nothing. The worker is
+        taken with `serving_now()` in the same step as the caller sends it the prediction, so
+        it cannot have begun a restart in between.
         """
+        inputs = pred.input
         worker = self.supervisor.serving_now()
         if tmp is None and worker is not None:
-            return worker, pred.input
-        job = asyncio.get_running_loop().create_task(self._fetch_and_wait(pred, facts, tmp))
+            return worker, inputs
+        if tmp is not None:
+            fetched = await self._interruptible(pred, self._download(inputs, facts, tmp))
+            if fetched is None:
+                return None
+            inputs = fetched
+        deadline = time.monotonic() + self.limits.start_wait
+        while (worker := self.supervisor.serving_now()) is None:
+            wait = max(0.0, deadline - time.monotonic())
+            if await self._interruptible(pred, self._serving(wait)) is None:
+                return None
+        return worker, inputs
+
+    async def _interruptible(self, pred: Prediction, step: Any) -> Any:
+        """Run `step` in a task that `cancel` ends; its result, or None if it was canceled."""
+        job = asyncio.get_running_loop().create_task(step)
         pred.preparing = job
         try:
             await asyncio.wait([job])
@@ -268,41 +285,28 @@ class PredictionRunner:
             raise
         finally:
             pred.preparing = None
-        if job.cancelled():
-            return None
-        return job.result()
+        return None if job.cancelled() else job.result()
 
-    async def _fetch_and_wait(
-        self, pred: Prediction, facts: SchemaFacts, tmp: Path | None
-    ) -> tuple[WorkerClient, dict[str, Any]]:
-        inputs = pred.input
-        if tmp is not None:
-            limits = self.limits
-            fetch = download_inputs(
-                inputs,
-                facts.files,
-                client=self.outbound.downloads,
-                directory=tmp,
-                max_bytes=limits.max_download_bytes,
-            )
-            try:
-                inputs = await asyncio.wait_for(fetch, limits.download_timeout)
-            except asyncio.TimeoutError:
-                raise RequestInvalid(
-                    [
-                        {
-                            "loc": ["body", "input"],
-                            "msg": f"the file downloads did not finish within {limits.download_timeout:g}s "
-                            "(COGKIT_DOWNLOAD_TIMEOUT)",
-                            "type": "timeout",
-                        }
-                    ]
-                ) from None
+    async def _download(self, inputs: dict[str, Any], facts: SchemaFacts, tmp: Path) -> dict[str, Any]:
+        limits = self.limits
+        fetch = download_inputs(
+            inputs,
+            facts.files,
+            client=self.outbound.downloads,
+            directory=tmp,
+            max_bytes=limits.max_download_bytes,
+        )
         try:
-            worker = await self.supervisor.serving(self.limits.start_wait)
+            return await asyncio.wait_for(fetch, limits.download_timeout)
+        except asyncio.TimeoutError:
+            message = f"the file downloads did not finish within {limits.download_timeout:g}s (COGKIT_DOWNLOAD_TIMEOUT)"
+            raise RequestInvalid([{"loc": ["body", "input"], "msg": message, "type": "timeout"}]) from None
+
+    async def _serving(self, wait: float) -> WorkerClient:
+        try:
+            return await self.supervisor.serving(wait)
         except NotServing as e:
             raise WorkerUnavailable(f"the model cannot run it ({e.health.value}): {e.message}") from e
-        return worker, inputs
 
     async def _consume(self, pred: Prediction, worker: WorkerClient, inputs: dict[str, Any]) -> None:
         """Record the worker's events. A failure of ours (an output file refused, too much

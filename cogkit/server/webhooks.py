@@ -202,6 +202,8 @@ class WebhookChannel:
         self.snapshot: Callable[[], bytes] | None = snapshot
         self._wake = asyncio.Event()
         self._changed = False
+        self._first: bytes | None = None  # the first update, as it was when it happened
+        self._sent_update = False
         self._final: bytes | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -213,10 +215,15 @@ class WebhookChannel:
         self.sender.track(self._task)
 
     def update(self, event: str) -> None:
-        """Note new output or logs: the first goes out at once, later ones once per throttle interval."""
-        if event in self.events:
-            self._changed = True
-            self._wake.set()
+        """Note new output or logs. The first update is captured now and always sent, even if
+        the prediction completes before it is out; later ones go once per throttle interval,
+        each with the state as of sending, and are skipped once `completed` can say it all."""
+        if event not in self.events or self.snapshot is None:
+            return
+        if not self._sent_update and self._first is None:
+            self._first = self.snapshot()
+        self._changed = True
+        self._wake.set()
 
     def complete(self, body: bytes) -> None:
         """The prediction has finished with response `body`: deliver `completed` (retried)."""
@@ -230,19 +237,26 @@ class WebhookChannel:
     async def _run(self, start_body: bytes | None) -> None:
         if start_body is not None:
             await self._send_once(start_body)
-        last_sent: float | None = None
-        while self._final is None:
-            await self._wake.wait()
-            self._wake.clear()
-            if self._final is not None or not self._changed:
+        last_sent = 0.0
+        while True:
+            if self._first is not None:
+                first, self._first = self._first, None
+                self._sent_update, self._changed = True, False
+                last_sent = time.monotonic()
+                await self._send_once(first)
                 continue
-            if last_sent is not None:
-                delay = last_sent + self.sender.policy.throttle - time.monotonic()
-                if delay > 0:
-                    with contextlib.suppress(asyncio.TimeoutError):
-                        await asyncio.wait_for(self._until_final(), delay)
-                    if self._final is not None:
-                        break
+            if self._final is not None:
+                break
+            if not self._changed:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            delay = last_sent + self.sender.policy.throttle - time.monotonic()
+            if delay > 0:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._until_final(), delay)
+                if self._final is not None:
+                    break
             self._changed = False
             last_sent = time.monotonic()
             if self.snapshot is not None:
