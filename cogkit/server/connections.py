@@ -49,7 +49,7 @@ def connection_limit(configured: int) -> int:
 
 
 class ConnectionGuard:
-    """What the connections of one server share: the limits, the marker and who may be evicted."""
+    """What the connections of one server share: the limits, the marker and the counts."""
 
     def __init__(self, limits: Limits, marker_header: tuple[bytes, bytes]) -> None:
         self.header_timeout = limits.header_timeout
@@ -57,8 +57,6 @@ class ConnectionGuard:
         self.max_body_bytes = limits.max_body_bytes
         self.max_connections = connection_limit(limits.max_connections)
         self.marker_name, self.marker = marker_header
-        # Connections not being served, oldest first (a dict keeps insertion order).
-        self.evictable: dict[GuardedProtocol, None] = {}
         self.open = 0
         self.evicted = 0
         self.refused = 0
@@ -68,13 +66,19 @@ class ConnectionGuard:
         return functools.partial(GuardedProtocol, guard=self)
 
     def evict_for(self, newcomer: GuardedProtocol) -> bool:
-        for victim in self.evictable:
-            if victim is not newcomer:
-                del self.evictable[victim]
-                self.evicted += 1
-                victim.transport.abort()
-                return True
-        return False
+        """Close the oldest connection that is not being served. A scan, but only at the limit:
+        keeping an ordered set up to date would cost every request instead."""
+        victim: GuardedProtocol | None = None
+        for conn in newcomer.connections:
+            if conn is newcomer or not isinstance(conn, GuardedProtocol) or conn.serving:
+                continue
+            if victim is None or conn.opened < victim.opened:
+                victim = conn
+        if victim is None:
+            return False
+        self.evicted += 1
+        victim.transport.abort()
+        return True
 
 
 def _raw_response(status: int, reason: str, detail: str) -> bytes:
@@ -87,14 +91,23 @@ def _raw_response(status: int, reason: str, detail: str) -> bytes:
 
 
 class GuardedProtocol(HttpToolsProtocol):
+    """Per request this adds two parser callbacks and a few integer updates to uvicorn's own."""
+
     def __init__(self, *args: Any, guard: ConnectionGuard, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.guard = guard
+        self.opened = 0.0
         self._deadline: float | None = None  # when the current phase (headers or body) must end
         self._timer: asyncio.TimerHandle | None = None
         self._headers_done = False
         self._header_bytes = 0
         self._body_bytes = 0
+
+    @property
+    def serving(self) -> bool:
+        """A request of this connection is in the app's hands (its response is not complete)."""
+        cycle = self.cycle
+        return cycle is not None and not cycle.response_complete and not self.transport.is_closing()
 
     # -- connection ------------------------------------------------------------------------------
 
@@ -102,16 +115,15 @@ class GuardedProtocol(HttpToolsProtocol):
         super().connection_made(transport)
         guard = self.guard
         guard.open += 1
+        self.opened = self.loop.time()
         if guard.open > guard.max_connections and not guard.evict_for(self):
             guard.refused += 1
             self._refuse(503, "Service Unavailable", "too many connections; retry shortly")
             return
-        guard.evictable[self] = None
         self._arm(guard.header_timeout)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.guard.open -= 1
-        self.guard.evictable.pop(self, None)
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -119,9 +131,16 @@ class GuardedProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        if self._headers_done:
+        guard = self.guard
+        if self._headers_done:  # body bytes (a chunked body is counted with its framing)
+            self._body_bytes += len(data)
+            if self._body_bytes > guard.max_body_bytes:
+                self._refuse(413, "Content Too Large", f"request body over {guard.max_body_bytes} bytes")
+                return
             super().data_received(data)
             return
+        if self._deadline is None:  # the first bytes of a keep-alive request
+            self._arm(guard.header_timeout)
         self._header_bytes += len(data)
         super().data_received(data)
         if not self._headers_done and self._header_bytes > MAX_HEADER_BYTES:
@@ -129,19 +148,12 @@ class GuardedProtocol(HttpToolsProtocol):
 
     # -- parser callbacks ------------------------------------------------------------------------
 
-    def on_message_begin(self) -> None:
-        super().on_message_begin()
-        self._body_bytes = 0
-        if self._deadline is None:  # a keep-alive request; a fresh connection's clock runs already
-            self._arm(self.guard.header_timeout)
-
     def on_headers_complete(self) -> None:
         if self.transport.is_closing():
             return
         guard = self.guard
         self._headers_done = True
-        self._header_bytes = 0
-        guard.evictable.pop(self, None)
+        self._header_bytes = self._body_bytes = 0
         for name, value in self.headers:
             if name == guard.marker_name and value == guard.marker:
                 self._refuse(403, "Forbidden", "a prediction's URL may not point at this server")
@@ -152,15 +164,6 @@ class GuardedProtocol(HttpToolsProtocol):
         self._deadline = self.loop.time() + guard.body_timeout
         super().on_headers_complete()
 
-    def on_body(self, body: bytes) -> None:
-        if self.transport.is_closing():
-            return
-        self._body_bytes += len(body)
-        if self._body_bytes > self.guard.max_body_bytes:
-            self._refuse(413, "Content Too Large", f"request body over {self.guard.max_body_bytes} bytes")
-            return
-        super().on_body(body)
-
     def on_message_complete(self) -> None:
         self._deadline = None
         self._headers_done = False
@@ -168,10 +171,9 @@ class GuardedProtocol(HttpToolsProtocol):
             return
         super().on_message_complete()
 
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        if not self.transport.is_closing():
-            self.guard.evictable[self] = None
+    def on_body(self, body: bytes) -> None:
+        if not self.transport.is_closing():  # refused mid-body: the parser may still call
+            super().on_body(body)
 
     # -- deadlines -------------------------------------------------------------------------------
 

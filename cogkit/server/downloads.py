@@ -91,9 +91,11 @@ async def download_inputs(
     tasks = [asyncio.ensure_future(one(n, name, url)) for n, (name, _, url) in enumerate(jobs)]
     try:
         paths = await asyncio.gather(*tasks)
-    finally:  # one failure (or the deadline) ends the others: nothing keeps downloading
+    except BaseException:  # one failure (or the deadline) ends the others: nothing keeps downloading
         for task in tasks:
             task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
     out = dict(inputs)
     for (name, index, _), path in zip(jobs, paths, strict=True):
         if index is None:

@@ -43,7 +43,9 @@ from cogkit.server.webhooks import WebhookPolicy, WebhookSender
 log = logging.getLogger("cogkit.server")
 
 FLUSH = 3.0  # seconds for responses, then webhooks and worker exits, at the end of a shutdown
-EXIT_BOUND = CANCEL_WAIT + 1 + 3 * FLUSH + 3  # after the grace; docs/http-api.md states it
+# After the grace: canceled predictions, the server's own end of them, the responses, the worker
+# (FLUSH to exit, 2 s after SIGTERM, then SIGKILL) and slack. docs/http-api.md states it.
+EXIT_BOUND = CANCEL_WAIT + 1 + FLUSH + (FLUSH + 2) + 8
 
 
 class _Server(uvicorn.Server):

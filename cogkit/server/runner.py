@@ -324,10 +324,13 @@ class PredictionRunner:
                     continue
                 try:
                     value = await self.outputs.encode(event.value)
+                    pred.output_bytes += json_size(value)
+                except (TypeError, ValueError, RecursionError) as e:
+                    failure = f"the output cannot be encoded as JSON: {type(e).__name__}"
+                    continue
                 except Exception as e:  # refused, too large, upload failed: this prediction fails
                     failure = first_message(e)
                     continue
-                pred.output_bytes += json_size(value)
                 if pred.output_bytes > max_output:
                     failure = f"the output passed {max_output} bytes (COGKIT_MAX_OUTPUT_BYTES)"
                     pred.output = None

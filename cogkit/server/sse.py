@@ -63,7 +63,11 @@ async def sse_events(
         stream.wake.clear()
         while items:
             kind, value = items.popleft()
-            yield _event(kind, json.dumps(value))
+            try:
+                data = json.dumps(value)
+            except (TypeError, ValueError, RecursionError):
+                continue  # the prediction fails for it; `completed` says so
+            yield _event(kind, data)
         if stream.completed and not items:
             yield _event("completed", pred.encode())
             return

@@ -124,3 +124,14 @@ def test_the_http_api_doc_states_every_limit_and_how_to_change_it() -> None:
     for name in ("COGKIT_EXIT_ON_STDIN_EOF", "--exit-on-stdin-eof", "SIGHUP", "x-cogkit-loop"):
         assert name in doc, name
     assert f"`COGKIT_SHUTDOWN_GRACE` + {EXIT_BOUND:g}" in doc  # the stated bound is the code's
+
+
+def test_the_limits_table_shows_the_defaults_the_code_has() -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "http-api.md").read_text()
+    rows = {
+        cells[1].strip("` "): cells[3].split()[0]
+        for cells in (line.split("|") for line in doc.splitlines() if line.startswith("| `--"))
+        if len(cells) > 4
+    }
+    for f in Limits.fields():
+        assert float(rows[f"--{flag_name(f)}"]) == f.default, f.name
