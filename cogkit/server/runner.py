@@ -161,7 +161,11 @@ class PredictionRunner:
     async def _admit(
         self, request: PredictionRequest, *, stream: bool
     ) -> tuple[Prediction | bytes, SchemaFacts | None]:
-        """Validate and take a slot; facts is None when the id already names a prediction."""
+        """Validate and take a slot; facts is None when the id already names a prediction.
+
+        A request that arrives while the worker sets up or restarts waits here, at most
+        `start_wait` seconds, then gets 503: it never becomes a prediction that fails for it.
+        """
         existing = self._existing(request.id)
         if existing is not None:
             return existing, None

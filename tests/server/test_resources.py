@@ -174,3 +174,15 @@ def test_every_admitted_prediction_ends_whatever_its_output(server: Any, depth: 
         "POST", "/predictions", json={"input": {"depth": depth}}, headers={"Accept": "text/event-stream"}
     ) as r:
         assert "event: completed" in list(r.iter_lines())
+
+
+def test_a_prediction_sent_during_a_long_setup_waits_at_most_the_start_wait_then_gets_503(
+    fresh_server: Any,
+) -> None:
+    s: ServerProcess = fresh_server("slow_setup.py:Predictor", args=["--start-wait", "1"])
+    s.wait_for("STARTING")
+    for headers in ({}, {"Prefer": "respond-async"}):
+        r = s.client.post("/predictions", json={"input": {}}, headers=headers, timeout=30)
+        assert r.status_code == 503
+        assert r.json()["status"] == "failed" and "STARTING" in r.json()["error"]
+    assert s.client.get("/predictions/anything").status_code == 404  # nothing was admitted
