@@ -9,10 +9,10 @@ to adjust.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from cogkit.queue.messages import describe
+from cogkit.server.health import Health
 from cogkit.server.http_errors import RequestInvalid, SlotsBusy, WorkerUnavailable
 from cogkit.server.prediction import Prediction, PredictionRequest
 from cogkit.server.runner import PredictionRunner
@@ -40,8 +40,8 @@ class RunnerAdapter:
 
     @property
     def accepting(self) -> bool:
-        """READY: not starting, restarting after a crash, failed or defunct."""
-        return self.runner.supervisor.state == "READY"
+        """READY: not starting, restarting after a crash, failed or defunct, nor shutting down."""
+        return self.runner.accepting and self.runner.supervisor.state is Health.READY
 
     @property
     def free_slots(self) -> int:
@@ -51,8 +51,8 @@ class RunnerAdapter:
     def schema(self) -> dict[str, Any] | None:
         return self.runner.supervisor.schema
 
-    async def start(self, request: PredictionRequest) -> Prediction:
-        """Start a prediction (or join the live or remembered one with the same id)."""
+    async def start(self, request: PredictionRequest) -> Prediction | bytes:
+        """Start a prediction, or join the live one with the same id (the remembered one's body)."""
         try:
             prediction, _existed = await self.runner.submit(request)
         except SlotsBusy as e:
@@ -63,8 +63,10 @@ class RunnerAdapter:
             raise ModelUnavailable(str(e)) from e
         return prediction
 
-    async def wait(self, prediction: Prediction) -> bytes:
+    async def wait(self, prediction: Prediction | bytes) -> bytes:
         """The final prediction's JSON, once it is complete."""
+        if isinstance(prediction, bytes):
+            return prediction
         await prediction.done.wait()
         return prediction.encode()
 
@@ -75,6 +77,5 @@ class RunnerAdapter:
         """Send the `completed` webhook of a prediction that never reached the runner."""
         if request.webhook is None:
             return
-        final = json.loads(body)
-        channel = self.runner.webhooks.channel(request.webhook, request.webhook_events_filter, lambda: final)
+        channel = self.runner.webhooks.channel(request.webhook, request.webhook_events_filter, lambda: body)
         channel.complete()

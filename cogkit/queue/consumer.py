@@ -79,7 +79,7 @@ class Held:
 
     entry: Entry
     prediction_id: str | None = None
-    prediction: Prediction | None = None
+    prediction: Prediction | bytes | None = None
     cancel_requested: bool = False
     admitted: bool = False  # holds a runner slot (or joined a known prediction)
 
@@ -287,7 +287,7 @@ class QueueConsumer:
         stored = await self._finish(held, body)
         return Outcome.COMPLETED if stored else Outcome.DUPLICATE
 
-    async def _admit(self, held: Held, request: PredictionRequest) -> Prediction | str | None:
+    async def _admit(self, held: Held, request: PredictionRequest) -> Prediction | bytes | str | None:
         """The running prediction; its rejection as text; or None to hand the message back."""
         while not self._stop.is_set():
             try:
@@ -305,7 +305,7 @@ class QueueConsumer:
             self._admitting -= 1
             held.prediction = prediction
             if held.cancel_requested:
-                await self._cancel(prediction.id)
+                await self._cancel(request.id)
             return prediction
         return None
 

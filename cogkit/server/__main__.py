@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
 from cogkit.errors import CogkitError
 from cogkit.server.config import resolve_config
 from cogkit.server.launch import run
+from cogkit.server.limits import Limits, flag_name
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -38,12 +38,29 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not serve the web form at /playground ($COGKIT_PLAYGROUND=0)",
     )
+    p.add_argument(
+        "--exit-on-stdin-eof",
+        action="store_true",
+        help="shut down when stdin closes: the process that started the server is gone "
+        "($COGKIT_EXIT_ON_STDIN_EOF=1)",
+    )
+    limits = p.add_argument_group(
+        "limits", "bounds on what clients can make the server do (docs/http-api.md)"
+    )
+    for f in Limits.fields():
+        kind = int if f.type in ("int", int) else float
+        limits.add_argument(
+            f"--{flag_name(f)}",
+            type=kind,
+            default=None,
+            metavar="N",
+            help=f"{f.metadata['help']} (${f.metadata['env']}, default {f.default})",
+        )
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
     try:
         config = resolve_config(
             predictor=args.predictor,
@@ -56,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
             await_explicit_shutdown=args.await_explicit_shutdown,
             playground=not args.no_playground,
             queue_url=args.queue,
+            exit_on_stdin_eof=args.exit_on_stdin_eof,
+            limits={f.name: getattr(args, f.name) for f in Limits.fields()},
         )
         run(config)
     except CogkitError as e:

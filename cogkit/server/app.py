@@ -5,6 +5,8 @@ Handlers read the raw body and return pre-encoded JSON bytes: one `json.loads` i
 plain request/response routes: FastAPI's endpoint analysis and per-request dependency
 solving have nothing to do for them, and skipping them cut ~200 µs of server CPU per request
 and the import of pydantic.v1 (~40 ms of start-up) in `bench/server.py` runs.
+
+Predictions and trainings share one set of handlers (`ModeRoutes`), parameterised by `Mode`.
 """
 
 from __future__ import annotations
@@ -16,16 +18,14 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import Response, StreamingResponse
 
-from cogkit.server import http_errors
+from cogkit.mode import Mode
+from cogkit.server import http_errors, sse
 from cogkit.server.metrics import CONTENT_TYPE, MetricsMiddleware
-from cogkit.server.prediction import PredictionRequest
-from cogkit.server.runner import PredictionRunner
-from cogkit.server.sse import sse_events
+from cogkit.server.prediction import Prediction, PredictionRequest
 from cogkit.server.state import ServerState
 
 JSON = "application/json"
-READY_STATES = frozenset({"READY", "BUSY"})
-DEAD_STATES = frozenset({"SETUP_FAILED", "DEFUNCT"})
+Handler = Callable[[Request], Awaitable[Response]]
 
 
 def _state(request: Request) -> ServerState:
@@ -36,57 +36,56 @@ def _json(body: Any, status: int = 200) -> Response:
     return Response(json.dumps(body).encode(), status_code=status, media_type=JSON)
 
 
-async def _create(request: Request, runner: PredictionRunner, path_id: str | None) -> Response:
-    """POST and PUT: sync (wait, 200), async (`Prefer: respond-async`, 202) or SSE streaming."""
-    parsed = PredictionRequest.parse(await request.body(), path_id=path_id)
-    headers = request.headers
-    respond_async = "respond-async" in headers.get("prefer", "")
-    stream = not respond_async and "text/event-stream" in headers.get("accept", "")
-    if not respond_async and not stream:  # the common case: run it in this task, no hand-off
-        return Response((await runner.predict(parsed)).encode(), media_type=JSON)
-    pred, existed = await runner.submit(parsed, stream=stream)
-    if respond_async:
-        return Response(pred.encode(), status_code=202, media_type=JSON)
-    if pred.stream is not None and not existed:
-        return StreamingResponse(sse_events(pred), media_type="text/event-stream")
-    await runner.wait(pred)
-    return Response(pred.encode(), media_type=JSON)
+class ModeRoutes:
+    """POST, PUT, GET and cancel for one mode: `/predictions…` or `/trainings…`."""
 
+    def __init__(self, mode: Mode) -> None:
+        self.mode = mode
+        self.collection = f"/{mode.endpoint}"
+        self.one = f"{self.collection}/{{{mode.id_param}}}"
 
-async def create_prediction(request: Request) -> Response:
-    return await _create(request, _state(request).runner("prediction"), None)
+    def routes(self) -> tuple[tuple[str, Handler, tuple[str, ...]], ...]:
+        return (
+            (self.collection, self.create, ("POST",)),
+            (self.one, self.create_idempotent, ("PUT",)),
+            (self.one, self.get, ("GET",)),
+            (f"{self.one}/cancel", self.cancel, ("POST",)),
+        )
 
+    async def create(self, request: Request) -> Response:
+        return await self._create(request, None)
 
-async def create_prediction_idempotent(request: Request) -> Response:
-    return await _create(request, _state(request).runner("prediction"), request.path_params["prediction_id"])
+    async def create_idempotent(self, request: Request) -> Response:
+        return await self._create(request, request.path_params[self.mode.id_param])
 
+    async def _create(self, request: Request, path_id: str | None) -> Response:
+        """Sync (wait, 200), async (`Prefer: respond-async`, 202) or SSE streaming."""
+        runner = _state(request).runner(self.mode)
+        parsed = PredictionRequest.parse(await request.body(), path_id=path_id)
+        headers = request.headers
+        respond_async = "respond-async" in headers.get("prefer", "")
+        stream = not respond_async and "text/event-stream" in headers.get("accept", "")
+        if not respond_async and not stream:  # the common case: run it in this task, no hand-off
+            return Response(await runner.predict(parsed), media_type=JSON)
+        pred, existed = await runner.submit(parsed, stream=stream)
+        if not isinstance(pred, Prediction):  # an id that already finished
+            return Response(pred, status_code=202 if respond_async else 200, media_type=JSON)
+        if respond_async:
+            return Response(pred.encode(), status_code=202, media_type=JSON)
+        if pred.stream is not None and not existed:
+            return StreamingResponse(
+                sse.sse_events(pred, pred.stream), media_type="text/event-stream", headers=sse.HEADERS
+            )
+        await runner.wait(pred)
+        return Response(pred.encode(), media_type=JSON)
 
-async def get_prediction(request: Request) -> Response:
-    pred = _state(request).runner("prediction").get(request.path_params["prediction_id"])
-    return Response(pred.encode(), media_type=JSON)
+    async def get(self, request: Request) -> Response:
+        runner = _state(request).runner(self.mode)
+        return Response(runner.response(request.path_params[self.mode.id_param]), media_type=JSON)
 
-
-async def cancel_prediction(request: Request) -> Response:
-    await _state(request).runner("prediction").cancel(request.path_params["prediction_id"])
-    return _json({})
-
-
-async def create_training(request: Request) -> Response:
-    return await _create(request, _state(request).runner("training"), None)
-
-
-async def create_training_idempotent(request: Request) -> Response:
-    return await _create(request, _state(request).runner("training"), request.path_params["training_id"])
-
-
-async def get_training(request: Request) -> Response:
-    pred = _state(request).runner("training").get(request.path_params["training_id"])
-    return Response(pred.encode(), media_type=JSON)
-
-
-async def cancel_training(request: Request) -> Response:
-    await _state(request).runner("training").cancel(request.path_params["training_id"])
-    return _json({})
+    async def cancel(self, request: Request) -> Response:
+        await _state(request).runner(self.mode).cancel(request.path_params[self.mode.id_param])
+        return _json({})
 
 
 async def root(request: Request) -> Response:
@@ -94,19 +93,22 @@ async def root(request: Request) -> Response:
 
 
 async def health_check(request: Request) -> Response:
-    return _json(await _state(request).health())
+    status, setup = await _state(request).health()
+    return _json({"status": status.value, "setup": setup})
 
 
 async def readiness(request: Request) -> Response:
-    """Kubernetes readiness: 200 while the model can take work (READY or BUSY), else 503."""
-    status = (await _state(request).health())["status"]
-    return _json({"status": status}, 200 if status in READY_STATES else 503)
+    """Kubernetes readiness: 200 while the model can take work (READY or BUSY), else 503.
+    A server that is shutting down is not ready, whatever its model's state."""
+    state = _state(request)
+    status, _ = await state.health()
+    return _json({"status": status.value}, 200 if status.takes_work and state.accepting else 503)
 
 
 async def liveness(request: Request) -> Response:
     """Kubernetes liveness: 503 once only a restart can help (setup failed, or the worker is defunct)."""
-    status = _state(request).primary.supervisor.state
-    return _json({"status": status}, 503 if status in DEAD_STATES else 200)
+    status = _state(request).state()
+    return _json({"status": status.value}, 200 if status.alive else 503)
 
 
 async def openapi(request: Request) -> Response:
@@ -124,15 +126,9 @@ async def shutdown(request: Request) -> Response:
 
 # (path, handler, methods). The prediction routes come first: routing tries routes in order,
 # and they are the hot path. The path templates are also the metrics' `route` label values.
-ROUTES: tuple[tuple[str, Callable[[Request], Awaitable[Response]], tuple[str, ...]], ...] = (
-    ("/predictions", create_prediction, ("POST",)),
-    ("/predictions/{prediction_id}", create_prediction_idempotent, ("PUT",)),
-    ("/predictions/{prediction_id}", get_prediction, ("GET",)),
-    ("/predictions/{prediction_id}/cancel", cancel_prediction, ("POST",)),
-    ("/trainings", create_training, ("POST",)),
-    ("/trainings/{training_id}", create_training_idempotent, ("PUT",)),
-    ("/trainings/{training_id}", get_training, ("GET",)),
-    ("/trainings/{training_id}/cancel", cancel_training, ("POST",)),
+ROUTES: tuple[tuple[str, Handler, tuple[str, ...]], ...] = (
+    *ModeRoutes(Mode.PREDICT).routes(),
+    *ModeRoutes(Mode.TRAIN).routes(),
     ("/", root, ("GET",)),
     ("/health-check", health_check, ("GET",)),
     ("/readyz", readiness, ("GET",)),

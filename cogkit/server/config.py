@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cogkit.errors import PredictorError, UsageError
+from cogkit.server.limits import Limits
 
 if TYPE_CHECKING:
     from cogkit.queue.settings import QueueSettings
@@ -31,13 +32,14 @@ class ServerConfig:
     worker_python: str | None = None
     upload_url: str | None = None
     await_explicit_shutdown: bool = False
+    exit_on_stdin_eof: bool = False
     concurrency_max: int | None = None
     setup_timeout: float | None = None
     webhook_token: str | None = None
-    max_input_bytes: int = 1 << 30
     worker_env: Mapping[str, str] | None = None
     playground: bool = True
     queue: QueueSettings | None = None  # queue mode: also consume predictions from Redis
+    limits: Limits = field(default_factory=Limits)
 
 
 def _int_env(env: Mapping[str, str], name: str) -> int | None:
@@ -102,9 +104,14 @@ def resolve_config(
     await_explicit_shutdown: bool = False,
     playground: bool = True,
     queue_url: str | None = None,
+    exit_on_stdin_eof: bool = False,
+    limits: Mapping[str, object] | None = None,
     env: Mapping[str, str] | None = None,
 ) -> ServerConfig:
-    """Merge flags, the environment and cog.yaml into one `ServerConfig`."""
+    """Merge flags, the environment and cog.yaml into one `ServerConfig`.
+
+    `limits` holds the flags of `Limits` fields by name (None where not given).
+    """
     env = os.environ if env is None else env
     cwd = (cwd or Path.cwd()).resolve()
     predictor = predictor or env.get("COGKIT_PREDICTOR") or None
@@ -129,11 +136,13 @@ def resolve_config(
         worker_python=worker_python or env.get("COGKIT_WORKER_PYTHON") or None,
         upload_url=upload_url,
         await_explicit_shutdown=await_explicit_shutdown,
+        exit_on_stdin_eof=exit_on_stdin_eof or _switch_env(env, "COGKIT_EXIT_ON_STDIN_EOF", False),
         concurrency_max=limit,
         setup_timeout=_float_env(env, "COG_SETUP_TIMEOUT"),
         webhook_token=env.get("WEBHOOK_AUTH_TOKEN") or None,
         playground=playground and _switch_env(env, "COGKIT_PLAYGROUND", True),
         queue=_queue(queue_url, env, serves_predictions=predictor is not None),
+        limits=Limits.resolve(limits, env),
     )
 
 

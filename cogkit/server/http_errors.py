@@ -2,23 +2,30 @@
 
 CogkitError
 ├── UsageError
+│   ├── BadRequest         400: the body is not JSON at all
 │   ├── RequestInvalid     422: the body is not a prediction request; `detail` lists each field
 │   │   └── InputInvalid   422: one input field is wrong (e.g. a file URL that cannot be fetched)
-│   └── NotFound           404: no prediction with that id
+│   └── NotFound           404: no prediction with that id (or it has finished: nothing to cancel)
 └── PredictionFailed
     ├── SlotsBusy          409: every concurrency slot is in use (Cog's answer)
-    ├── WorkerUnavailable  503: setup failed or the worker is defunct
-    └── UploadFailed       the prediction fails: an output file could not be uploaded
+    ├── WorkerUnavailable  503: setup failed, the worker is defunct or restarting, or the server
+    │                      is shutting down; Cog's body `{"status": "failed", "error": …}`
+    ├── UploadFailed       the prediction fails: an output file could not be uploaded
+    └── OutputInvalid      the prediction fails: an output file is refused or too large
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
 
 from cogkit.errors import CogkitError, PredictionFailed, UsageError
+
+
+class BadRequest(UsageError):
+    status_code = 400
 
 
 class RequestInvalid(UsageError):
@@ -55,20 +62,31 @@ class UploadFailed(PredictionFailed):
     status_code = 502
 
 
+class OutputInvalid(PredictionFailed):
+    status_code = 500
+
+
 async def handle_cogkit_error(request: Request, exc: Exception) -> JSONResponse:
-    """Render every CogkitError as `{"detail": ...}` with the status its class names."""
+    """Render every CogkitError with the status its class names, in the shape Cog clients read."""
     if isinstance(exc, RequestInvalid):
         return JSONResponse({"detail": exc.detail}, status_code=422)
-    status = getattr(exc, "status_code", 500)
-    return JSONResponse({"detail": str(exc)}, status_code=status)
+    if isinstance(exc, WorkerUnavailable):
+        return JSONResponse({"status": "failed", "error": exc.message}, status_code=503)
+    return JSONResponse({"detail": str(exc)}, status_code=getattr(exc, "status_code", 500))
+
+
+async def handle_disconnect(request: Request, exc: Exception) -> Response:
+    """The client went away (or was cut off at a limit) while sending: nobody reads an answer."""
+    return Response(status_code=400)
 
 
 async def handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
     """A bug in cogkit: still answer JSON, so clients parse it; uvicorn logs the traceback."""
-    return JSONResponse({"detail": f"internal server error: {type(exc).__name__}: {exc}"}, status_code=500)
+    return JSONResponse({"detail": f"internal server error: {type(exc).__name__}"}, status_code=500)
 
 
 def install(app: Any) -> None:
     """Register the handlers on a FastAPI/Starlette app."""
     app.add_exception_handler(CogkitError, handle_cogkit_error)
+    app.add_exception_handler(ClientDisconnect, handle_disconnect)
     app.add_exception_handler(Exception, handle_unexpected)

@@ -7,16 +7,19 @@ is already loading the model while fastapi, uvicorn and httpx are being imported
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Any
 
+from cogkit.mode import Mode
+from cogkit.server import redact
 from cogkit.server.config import ServerConfig, resolve_config
 from cogkit.server.supervisor import WorkerSupervisor
 
 
-def _supervisor(config: ServerConfig, ref: str, mode: str) -> WorkerSupervisor:
+def _supervisor(config: ServerConfig, ref: str, mode: Mode) -> WorkerSupervisor:
     return WorkerSupervisor(
         ref,
         cwd=config.cwd,
@@ -24,26 +27,24 @@ def _supervisor(config: ServerConfig, ref: str, mode: str) -> WorkerSupervisor:
         python=config.worker_python,
         env=config.worker_env,
         setup_timeout=config.setup_timeout,
-        concurrency_max=config.concurrency_max if mode == "predict" else None,
+        concurrency_max=config.concurrency_max if mode is Mode.PREDICT else None,
         weights=os.environ.get("COG_WEIGHTS") or None,
     )
 
 
 async def main(config: ServerConfig) -> None:
     """Spawn the workers, then import the server and serve until shutdown."""
-    predict = _supervisor(config, config.predictor, "predict") if config.predictor else None
-    train = _supervisor(config, config.train, "train") if config.train else None
-    for supervisor in (predict, train):
-        if supervisor is not None:
-            await supervisor.start()
+    refs = {Mode.PREDICT: config.predictor, Mode.TRAIN: config.train}
+    supervisors = {mode: _supervisor(config, ref, mode) for mode, ref in refs.items() if ref}
+    for supervisor in supervisors.values():
+        await supervisor.start()
     try:
-        from cogkit.server.serve import serve_forever  # heavy imports, overlapping model setup
+        from cogkit.server.lifecycle import serve_forever  # heavy imports, overlapping model setup
     except BaseException:
-        for supervisor in (predict, train):
-            if supervisor is not None:
-                await supervisor.stop()
+        for supervisor in supervisors.values():
+            await supervisor.stop()
         raise
-    await serve_forever(config, predict, train)
+    await serve_forever(config, supervisors)
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
@@ -56,7 +57,16 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
 
 def run(config: ServerConfig) -> None:
     """Block running the server described by `config` (on uvloop when it is installed)."""
+    configure_logging()
     _run(main(config))
+
+
+def configure_logging() -> None:
+    """One stderr handler on the root logger (unless the host program has its own), and the
+    redacting filter on every root handler: no log line shows a credential or a signed URL."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
+    redact.install()
 
 
 def _run(coro: Coroutine[Any, Any, None]) -> None:
@@ -79,6 +89,7 @@ def serve(
     train: str | None = None,
     upload_url: str | None = None,
     await_explicit_shutdown: bool = False,
+    exit_on_stdin_eof: bool = False,
     env: Mapping[str, str] | None = None,
 ) -> None:
     """Serve `predictor` (e.g. "predict.py:Predictor") from `cwd` until shut down; for `cogkit serve`.
@@ -95,6 +106,7 @@ def serve(
             worker_python=worker_python,
             upload_url=upload_url,
             await_explicit_shutdown=await_explicit_shutdown,
+            exit_on_stdin_eof=exit_on_stdin_eof,
             env=env,
         )
     )

@@ -7,6 +7,8 @@ Exposed at /metrics in the text format:
 * `cogkit_predictions_rejected_total{kind,reason}` (busy, invalid)
 * `cogkit_predictions_in_flight{kind}` (the queue depth: slots in use) and `cogkit_prediction_slots{kind}`
 * `cogkit_setup_duration_seconds{kind}` and `cogkit_worker_restarts{kind}`
+* `cogkit_http_connections`, and `cogkit_http_connections_dropped{reason}` (evicted at the
+  connection limit, refused when none could be evicted)
 
 In queue mode, `cogkit.queue.metrics` adds the `cogkit_queue_*` metrics to the same registry.
 """
@@ -65,6 +67,13 @@ class ServerMetrics:
             "cogkit_setup_duration_seconds", "Duration of the last setup()", ["kind"], registry=r
         )
         self.restarts = Gauge("cogkit_worker_restarts", "Worker restarts after a crash", ["kind"], registry=r)
+        self.connections = Gauge("cogkit_http_connections", "Open client connections", registry=r)
+        self.connections_dropped = Gauge(
+            "cogkit_http_connections_dropped",
+            "Connections closed at the connection limit",
+            ["reason"],
+            registry=r,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -8,14 +8,35 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
 
-from cogkit.server.http_errors import RequestInvalid
+from cogkit.server.http_errors import BadRequest, RequestInvalid
 from cogkit.server.webhooks import EVENTS, WebhookChannel
 
+if TYPE_CHECKING:
+    from cogkit.server.sse import EventStream
+
 REDACTED = "**********"
+# Deeper input is refused (422): no real model takes it, and past Python's recursion limit it
+# would break validation, the worker's encoder or ours.
+MAX_DEPTH = 64
+TERMINAL = frozenset({"succeeded", "failed", "canceled"})
+
+_second: list[Any] = [-1, ""]  # the last whole second seen by now_iso, and its formatted text
+
+
+def now_iso() -> str:
+    """The UTC time in ISO 8601, microseconds included; formats the date at most once a second."""
+    now = time.time()
+    whole = int(now)
+    if whole != _second[0]:
+        _second[:] = [whole, datetime.fromtimestamp(whole, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")]
+    return f"{_second[1]}.{int((now - whole) * 1e6):06d}+00:00"
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,13 +51,14 @@ class PredictionRequest:
 
     @classmethod
     def parse(cls, body: bytes, *, path_id: str | None = None) -> PredictionRequest:
-        """Decode and check a request body; raises RequestInvalid with one entry per bad field."""
+        """Decode and check a request body: BadRequest (400) when it is not JSON, else
+        RequestInvalid (422) with one entry per bad field."""
         try:
             data = json.loads(body) if body else {}
         except (ValueError, UnicodeDecodeError) as e:
-            raise RequestInvalid(
-                [{"loc": ["body"], "msg": f"request body is not valid JSON: {e}", "type": "json_invalid"}]
-            ) from None
+            raise BadRequest(f"the request body is not valid JSON: {e}") from None
+        except RecursionError:
+            raise BadRequest(f"the request body nests deeper than {MAX_DEPTH} levels") from None
         if not isinstance(data, dict):
             raise RequestInvalid([_err(["body"], "request body must be a JSON object", "dict_type")])
         errors: list[dict[str, Any]] = []
@@ -45,9 +67,15 @@ class PredictionRequest:
             inputs = {}
         elif not isinstance(inputs, dict):
             errors.append(_err(["body", "input"], "input must be an object of named inputs", "dict_type"))
+        elif _too_deep(inputs):
+            errors.append(_err(["body", "input"], f"input nests deeper than {MAX_DEPTH} levels", "too_deep"))
         pid = data.get("id")
         if pid is not None and (not isinstance(pid, str) or not pid or len(pid) > 256 or "/" in pid):
             errors.append(_err(["body", "id"], "id must be a non-empty string without '/'", "string_type"))
+        elif path_id is not None and pid is not None and pid != path_id:
+            errors.append(
+                _err(["body", "id"], "prediction ID must match the ID supplied in the URL", "value_error")
+            )
         if path_id is not None:
             pid = path_id
         context = data.get("context")
@@ -81,8 +109,29 @@ def _err(loc: list[Any], msg: str, kind: str) -> dict[str, Any]:
     return {"loc": loc, "msg": msg, "type": kind}
 
 
+def _too_deep(inputs: dict[str, Any]) -> bool:
+    """True when containers nest deeper than MAX_DEPTH; a flat input costs one pass over its values."""
+    todo = [(v, 2) for v in inputs.values() if isinstance(v, dict | list)]
+    while todo:
+        value, depth = todo.pop()
+        if depth > MAX_DEPTH:
+            return True
+        children = value.values() if isinstance(value, dict) else value
+        todo.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+    return False
+
+
 def new_id() -> str:
     return uuid.uuid4().hex
+
+
+def json_size(value: Any) -> int:
+    """About how many bytes `value` takes in the response: cheap for the common str output."""
+    if isinstance(value, str):
+        return len(value) + 2
+    if value is None or isinstance(value, bool | int | float):
+        return 8
+    return len(json.dumps(value))
 
 
 @dataclass(slots=True)
@@ -96,28 +145,48 @@ class Prediction:
     context: dict[str, str] | None = None
     status: str = "starting"
     output: Any = None
-    logs: list[str] = field(default_factory=list)
+    logs: deque[str] = field(default_factory=deque)
     error: str | None = None
     started_at: str | None = None
     completed_at: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     webhook: WebhookChannel | None = None
-    stream: asyncio.Queue[tuple[str, Any]] | None = None
+    stream: EventStream | None = None
     cancel_requested: bool = False
     done: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
+    preparing: asyncio.Task[Any] | None = None  # downloads or waiting for the worker: cancel ends it
+    interrupt: str | None = None  # why the server ended it (shutdown, restart), if it did
+    output_bytes: int = 0
+    log_bytes: int = 0
+    logs_dropped: int = 0
     body: bytes | None = None
 
     @property
     def finished(self) -> bool:
-        return self.status in ("succeeded", "failed", "canceled")
+        return self.status in TERMINAL
+
+    def add_log(self, text: str, limit: int) -> None:
+        """Keep the newest `limit` bytes (characters) of logs; count what was dropped."""
+        if len(text) > limit:
+            self.logs_dropped += len(text) - limit
+            text = text[-limit:]
+        self.logs.append(text)
+        self.log_bytes += len(text)
+        while self.log_bytes > limit:
+            oldest = self.logs.popleft()
+            self.log_bytes -= len(oldest)
+            self.logs_dropped += len(oldest)
 
     def to_json(self) -> dict[str, Any]:
+        logs = "".join(self.logs)
+        if self.logs_dropped:
+            logs = f"[cogkit: {self.logs_dropped} characters of earlier logs dropped]\n{logs}"
         return {
             "id": self.id,
             "input": self.echo_input,
             "output": self.output,
-            "logs": "".join(self.logs),
+            "logs": logs,
             "error": self.error,
             "status": self.status,
             "created_at": self.created_at,
@@ -134,6 +203,54 @@ class Prediction:
         if self.completed_at is not None:
             self.body = data
         return data
+
+    def seal(self) -> bytes:
+        """Encode the finished record once and let go of everything the body now holds."""
+        try:
+            body = self.encode()
+        except (TypeError, ValueError, RecursionError) as e:  # an output JSON cannot carry
+            self.status, self.output = "failed", None
+            self.error = f"the output cannot be encoded as JSON: {type(e).__name__}: {e}"
+            body = self.encode()
+        self.input, self.echo_input, self.output, self.logs = {}, {}, None, deque()
+        return body
+
+
+class FinishedCache:
+    """Response bodies of finished predictions, oldest out first, within a count and a byte cap.
+
+    Only the encoded body is kept, and its size is what is counted (the echoed input, output,
+    logs and error are all in it), plus a fixed overhead per entry. A body larger than the
+    whole cap is not kept at all: the cap holds always, for the newest record too.
+    """
+
+    OVERHEAD = 256
+
+    def __init__(self, max_bytes: int, max_count: int = 1000) -> None:
+        self.max_bytes = max_bytes
+        self.max_count = max_count
+        self.bytes = 0
+        self._bodies: OrderedDict[str, bytes] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._bodies)
+
+    def get(self, prediction_id: str) -> bytes | None:
+        return self._bodies.get(prediction_id)
+
+    def add(self, prediction_id: str, body: bytes) -> bool:
+        size = len(body) + len(prediction_id) + self.OVERHEAD
+        if size > self.max_bytes:
+            return False
+        old = self._bodies.pop(prediction_id, None)
+        if old is not None:
+            self.bytes -= len(old) + len(prediction_id) + self.OVERHEAD
+        self._bodies[prediction_id] = body
+        self.bytes += size
+        while self.bytes > self.max_bytes or len(self._bodies) > self.max_count:
+            key, evicted = self._bodies.popitem(last=False)
+            self.bytes -= len(evicted) + len(key) + self.OVERHEAD
+        return True
 
 
 def redact(inputs: dict[str, Any], secrets: frozenset[str]) -> dict[str, Any]:

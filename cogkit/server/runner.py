@@ -1,9 +1,14 @@
-"""The prediction runner: ids, concurrency slots, the worker event loop, cancel and webhooks.
+"""The prediction runner: ids, concurrency slots, the worker event loop, cancel and shutdown.
 
 A prediction holds a slot from admission until its last worker event has been recorded; the
 slot is released *before* the prediction is marked done, so the HTTP response is always sent
 after the slot is free. A client that waits for each response before sending the next request
 therefore never sees 409, whatever its connection reuse.
+
+Every admitted prediction reaches a terminal state, and every waiter hears of it (the
+response, the `completed` webhook, the SSE `completed` event): `_finish` runs in a `finally`,
+an output JSON cannot carry fails the prediction instead of the server, and at shutdown a
+prediction the worker will not let go of is ended by the server (`abort`).
 """
 
 from __future__ import annotations
@@ -13,38 +18,42 @@ import logging
 import shutil
 import tempfile
 import time
-from collections import OrderedDict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from cogkit.mode import Mode
 from cogkit.sdk.schema import validate_input
-from cogkit.server.files import download_inputs, encode_output
+from cogkit.server.downloads import download_inputs
 from cogkit.server.http_errors import (
-    InputInvalid,
     NotFound,
     RequestInvalid,
     SlotsBusy,
-    UploadFailed,
     WorkerUnavailable,
 )
 from cogkit.server.inputs import SchemaFacts, check_file_urls, first_message
+from cogkit.server.limits import Limits
 from cogkit.server.metrics import ServerMetrics
-from cogkit.server.prediction import Prediction, PredictionRequest, new_id, redact
-from cogkit.server.supervisor import WorkerSupervisor, now_iso
+from cogkit.server.outbound import Outbound
+from cogkit.server.outputs import OutputEncoder
+from cogkit.server.prediction import (
+    FinishedCache,
+    Prediction,
+    PredictionRequest,
+    json_size,
+    new_id,
+    now_iso,
+    redact,
+)
+from cogkit.server.sse import EventStream
+from cogkit.server.supervisor import NotServing, WorkerSupervisor
 from cogkit.server.webhooks import WebhookSender
 from cogkit.worker.client import WorkerClient
 from cogkit.worker.events import DoneEvent, LogEvent, OutputEvent
 
-if TYPE_CHECKING:
-    import httpx
-
-    from cogkit.server.lazyhttp import LazyClient
-
 log = logging.getLogger("cogkit.server")
 
-# Finished predictions stay readable (GET, idempotent PUT) within both bounds, oldest out first.
-KEEP_FINISHED = 1000
-KEEP_BYTES = 256 << 20
+CANCEL_WAIT = 3.0  # at shutdown, how long canceled predictions get before the server ends them
+DRAIN_POLL = 0.05
 
 
 class PredictionRunner:
@@ -54,31 +63,33 @@ class PredictionRunner:
         self,
         supervisor: WorkerSupervisor,
         *,
-        kind: str,
-        http: httpx.AsyncClient | LazyClient,
+        mode: Mode,
+        outbound: Outbound,
         webhooks: WebhookSender,
         metrics: ServerMetrics,
+        limits: Limits,
         upload_url: str | None = None,
-        max_input_bytes: int = 1 << 30,
     ) -> None:
         self.supervisor = supervisor
-        self.kind = kind
-        self.component = "TrainingInput" if kind == "training" else "Input"
-        self.http = http
+        self.mode = mode
+        self.kind = mode.noun  # the metrics label
+        self.outbound = outbound
         self.webhooks = webhooks
         self.metrics = metrics
-        self.upload_url = upload_url
-        self.max_input_bytes = max_input_bytes
+        self.limits = limits
+        self.outputs = OutputEncoder(
+            client=outbound.uploads, upload_url=upload_url, max_file_bytes=limits.max_output_file_bytes
+        )
+        self.accepting = True
         self.in_use = 0
+        self.finished = FinishedCache(limits.finished_cache_bytes)
         self._live: dict[str, Prediction] = {}
-        self._finished: OrderedDict[str, Prediction] = OrderedDict()
-        self._finished_bytes = 0
         self._facts: SchemaFacts | None = None
         # Metric children, looked up once: `labels()` on every request costs more than `inc()`.
-        self._in_flight = metrics.in_flight.labels(kind)
-        self._rejected_busy = metrics.rejected.labels(kind, "busy")
-        self._rejected_invalid = metrics.rejected.labels(kind, "invalid")
-        self._duration = metrics.prediction_time.labels(kind)
+        self._in_flight = metrics.in_flight.labels(self.kind)
+        self._rejected_busy = metrics.rejected.labels(self.kind, "busy")
+        self._rejected_invalid = metrics.rejected.labels(self.kind, "invalid")
+        self._duration = metrics.prediction_time.labels(self.kind)
         self._outcomes: dict[str, Any] = {}
         self._cancels: set[asyncio.Task[None]] = set()
 
@@ -86,89 +97,105 @@ class PredictionRunner:
     def busy(self) -> bool:
         return self.in_use >= self.supervisor.limit
 
-    def get(self, prediction_id: str) -> Prediction:
-        pred = self._live.get(prediction_id) or self._finished.get(prediction_id)
-        if pred is None:
+    def response(self, prediction_id: str) -> bytes:
+        """GET: the prediction as it stands."""
+        pred = self._live.get(prediction_id)
+        if pred is not None:
+            return pred.encode()
+        body = self.finished.get(prediction_id)
+        if body is None:
             raise NotFound(f"no {self.kind} with id {prediction_id!r}")
-        return pred
+        return body
 
-    def find(self, prediction_id: str | None) -> Prediction | None:
-        if prediction_id is None:
-            return None
-        return self._live.get(prediction_id) or self._finished.get(prediction_id)
+    # -- admission -------------------------------------------------------------------------------
 
-    async def _worker(self) -> WorkerClient:
-        try:
-            worker = await self.supervisor.ready()
-            if self.supervisor.state == "DEFUNCT":
-                raise WorkerUnavailable("the worker died and could not be restarted")
-            return worker
-        except WorkerUnavailable:
-            raise
-        except Exception as e:
-            raise WorkerUnavailable(
-                f"the model is not ready ({self.supervisor.state}): {e}",
-                hint="GET /health-check shows the setup logs",
-            ) from e
+    async def predict(self, request: PredictionRequest) -> bytes:
+        """Admit a prediction and run it to completion in the caller's task (a synchronous request).
 
-    def _schema_facts(self, worker: WorkerClient) -> SchemaFacts:
-        schema = worker.schema or {}
-        if self._facts is None or self._facts.openapi is not schema:
-            self._facts = SchemaFacts(schema, self.component)
-            self.metrics.slots.labels(self.kind).set(self.supervisor.limit)
-        return self._facts
-
-    async def submit(self, request: PredictionRequest, *, stream: bool = False) -> tuple[Prediction, bool]:
-        """Admit a prediction and start it in its own task; returns (prediction, existed) for idempotent ids."""
-        pred, facts = await self._admit(request, stream=stream)
+        This saves a task and an event hop per request. The slot is still released before this
+        returns, so the response goes out after it is free. If the caller is cancelled (a forced
+        shutdown), the prediction ends as canceled and the worker is told to stop it; if the
+        server itself ended it (`abort`), the caller still answers with the prediction.
+        """
+        pred, facts = await self._admit(request, stream=False)
+        if isinstance(pred, bytes):
+            return pred
         if facts is None:
+            return (await self.wait(pred)).encode()
+        pred.task = asyncio.current_task()
+        try:
+            await self._run(pred, facts)
+        except asyncio.CancelledError:
+            if pred.interrupt is not None and pred.done.is_set():
+                task = asyncio.current_task()
+                if task is not None and hasattr(task, "uncancel"):
+                    task.uncancel()
+                return pred.encode()
+            if pred.started_at is not None:
+                self._background(self._cancel_quietly(pred.id))
+            raise
+        return pred.encode()
+
+    async def submit(
+        self, request: PredictionRequest, *, stream: bool = False
+    ) -> tuple[Prediction | bytes, bool]:
+        """Admit a prediction and start it in its own task; returns (prediction, existed)."""
+        pred, facts = await self._admit(request, stream=stream)
+        if isinstance(pred, bytes) or facts is None:
             return pred, True
         pred.task = asyncio.get_running_loop().create_task(self._run(pred, facts))
         return pred, False
 
-    async def predict(self, request: PredictionRequest) -> Prediction:
-        """Admit a prediction and run it to completion in the caller's task (a synchronous request).
-
-        This saves a task and an event hop per request. The slot is still released before this
-        returns, so the response goes out after it is free. If the caller is cancelled (only a
-        forced server shutdown does that: uvicorn does not cancel a handler whose client went
-        away), the prediction ends as canceled and the worker is told to stop it.
-        """
-        pred, facts = await self._admit(request, stream=False)
-        if facts is None:
-            return await self.wait(pred)
-        try:
-            await self._run(pred, facts)
-        except asyncio.CancelledError:
-            if pred.started_at is not None:
-                task = asyncio.get_running_loop().create_task(self._cancel_quietly(pred.id))
-                self._cancels.add(task)  # a reference, so the task is not collected mid-way
-                task.add_done_callback(self._cancels.discard)
-            raise
+    async def wait(self, pred: Prediction) -> Prediction:
+        """Wait for completion. The prediction runs in its own task, so a waiter that is
+        cancelled (its client went away) leaves the prediction running."""
+        if not pred.done.is_set():
+            await pred.done.wait()
         return pred
 
-    async def _cancel_quietly(self, prediction_id: str) -> None:
-        try:
-            await self.supervisor.cancel(prediction_id)
-        except Exception:
-            log.warning("could not cancel %s %s in the worker", self.kind, prediction_id)
+    def _existing(self, prediction_id: str | None) -> Prediction | bytes | None:
+        if prediction_id is None:
+            return None
+        return self._live.get(prediction_id) or self.finished.get(prediction_id)
 
     async def _admit(
         self, request: PredictionRequest, *, stream: bool
-    ) -> tuple[Prediction, SchemaFacts | None]:
-        """Validate and take a slot; facts is None when the id already names a prediction."""
-        existing = self.find(request.id)
+    ) -> tuple[Prediction | bytes, SchemaFacts | None]:
+        """Validate and take a slot; facts is None when the id already names a prediction.
+
+        A request that arrives while the worker sets up or restarts waits here, at most
+        `start_wait` seconds, then gets 503: it never becomes a prediction that fails for it.
+        """
+        existing = self._existing(request.id)
         if existing is not None:
             return existing, None
-        worker = await self._worker()
+        if not self.accepting:
+            raise WorkerUnavailable(f"the server is shutting down; it takes no new {self.mode.endpoint}")
+        try:
+            worker = await self.supervisor.serving(self.limits.start_wait)
+        except NotServing as e:
+            raise WorkerUnavailable(
+                f"the model cannot run {self.mode.endpoint} ({e.health.value}): {e.message}"
+            ) from e
         facts = self._schema_facts(worker)
         inputs, errors = validate_input(facts.openapi, request.input, component=facts.component)
         if errors:
             self._rejected_invalid.inc()
             raise RequestInvalid(errors)
-        check_file_urls(inputs, facts)
+        check_file_urls(inputs, facts, self.outbound.aims_at_self)
+        if request.webhook is not None and self.outbound.aims_at_self(request.webhook):
+            self._rejected_invalid.inc()
+            raise RequestInvalid(
+                [
+                    {
+                        "loc": ["body", "webhook"],
+                        "msg": "a webhook may not point at this server",
+                        "type": "value_error",
+                    }
+                ]
+            )
         # From here to the caller's start of `_run` there is no await: admission is atomic.
-        existing = self.find(request.id)
+        existing = self._existing(request.id)
         if existing is not None:
             return existing, None
         if self.in_use >= self.supervisor.limit:
@@ -184,52 +211,40 @@ class PredictionRunner:
             context=request.context,
         )
         if request.webhook:
-            pred.webhook = self.webhooks.channel(request.webhook, request.webhook_events_filter, pred.to_json)
+            pred.webhook = self.webhooks.channel(request.webhook, request.webhook_events_filter, pred.encode)
         if stream:
-            pred.stream = asyncio.Queue()
+            pred.stream = EventStream(self.limits.stream_buffer)
         self._live[pred.id] = pred
         return pred, facts
 
-    async def wait(self, pred: Prediction) -> Prediction:
-        """Wait for completion. The prediction runs in its own task, so a waiter that is
-        cancelled (its client went away) leaves the prediction running."""
-        if not pred.done.is_set():
-            await pred.done.wait()
-        return pred
+    def _schema_facts(self, worker: WorkerClient) -> SchemaFacts:
+        schema = worker.schema or {}
+        if self._facts is None or self._facts.openapi is not schema:
+            self._facts = SchemaFacts(schema, self.mode)
+            self.metrics.slots.labels(self.kind).set(self.supervisor.limit)
+        return self._facts
 
-    async def cancel(self, prediction_id: str) -> None:
-        pred = self._live.get(prediction_id)
-        if pred is None:
-            self.get(prediction_id)  # 404 when unknown; a finished one needs nothing
-            return
-        pred.cancel_requested = True
-        if pred.status == "processing":
-            await self.supervisor.cancel(prediction_id)
+    # -- running ---------------------------------------------------------------------------------
 
     async def _run(self, pred: Prediction, facts: SchemaFacts) -> None:
-        tmp: Path | None = None
+        tmp = Path(tempfile.mkdtemp(prefix="cogkit-in-")) if facts.has_files(pred.input) else None
         started = 0.0
         try:
-            inputs = pred.input
-            if facts.files and any(inputs.get(n) is not None for n in facts.files):
-                tmp = Path(tempfile.mkdtemp(prefix="cogkit-in-"))
-                inputs = await download_inputs(
-                    inputs, facts.files, client=self.http, directory=tmp, max_bytes=self.max_input_bytes
-                )
-            if pred.cancel_requested:
-                pred.status = "canceled"
+            prepared = await self._prepare(pred, facts, tmp)
+            if prepared is None or pred.cancel_requested:
+                pred.status, pred.error = "canceled", pred.interrupt
                 return
+            worker, inputs = prepared
             pred.status = "processing"
             pred.started_at = now_iso()
             started = time.perf_counter()
             if pred.webhook is not None:
                 pred.webhook.start()
-            worker = await self.supervisor.serving()
             await self._consume(pred, worker, inputs)
-        except (InputInvalid, UploadFailed) as e:
+        except (RequestInvalid, WorkerUnavailable) as e:
             pred.status, pred.error = "failed", first_message(e)
         except asyncio.CancelledError:
-            pred.status, pred.error = "canceled", pred.error or "the server is shutting down"
+            pred.status, pred.error = "canceled", pred.interrupt or "the server is shutting down"
             raise
         except Exception as e:  # a bug or a broken pipe must fail this prediction, not hang it
             log.exception("%s %s failed inside the server", self.kind, pred.id)
@@ -237,20 +252,93 @@ class PredictionRunner:
         finally:
             self._finish(pred, tmp, started)
 
+    async def _prepare(
+        self, pred: Prediction, facts: SchemaFacts, tmp: Path | None
+    ) -> tuple[WorkerClient, dict[str, Any]] | None:
+        """The worker and the inputs with local file paths; None if canceled meanwhile.
+
+        Downloads and waiting for a (re)starting worker run in tasks that `cancel` can end. The
+        common case (no files, the worker ready) needs neither and costs nothing. The worker is
+        taken with `serving_now()` in the same step as the caller sends it the prediction, so
+        it cannot have begun a restart in between.
+        """
+        inputs = pred.input
+        worker = self.supervisor.serving_now()
+        if tmp is None and worker is not None:
+            return worker, inputs
+        if tmp is not None:
+            fetched = await self._interruptible(pred, self._download(inputs, facts, tmp))
+            if fetched is None:
+                return None
+            inputs = fetched
+        deadline = time.monotonic() + self.limits.start_wait
+        while (worker := self.supervisor.serving_now()) is None:
+            wait = max(0.0, deadline - time.monotonic())
+            if await self._interruptible(pred, self._serving(wait)) is None:
+                return None
+        return worker, inputs
+
+    async def _interruptible(self, pred: Prediction, step: Any) -> Any:
+        """Run `step` in a task that `cancel` ends; its result, or None if it was canceled."""
+        job = asyncio.get_running_loop().create_task(step)
+        pred.preparing = job
+        try:
+            await asyncio.wait([job])
+        except asyncio.CancelledError:
+            job.cancel()
+            raise
+        finally:
+            pred.preparing = None
+        return None if job.cancelled() else job.result()
+
+    async def _download(self, inputs: dict[str, Any], facts: SchemaFacts, tmp: Path) -> dict[str, Any]:
+        limits = self.limits
+        fetch = download_inputs(
+            inputs,
+            facts.files,
+            client=self.outbound.downloads,
+            directory=tmp,
+            max_bytes=limits.max_download_bytes,
+        )
+        try:
+            return await asyncio.wait_for(fetch, limits.download_timeout)
+        except asyncio.TimeoutError:
+            message = f"the file downloads did not finish within {limits.download_timeout:g}s (COGKIT_DOWNLOAD_TIMEOUT)"
+            raise RequestInvalid([{"loc": ["body", "input"], "msg": message, "type": "timeout"}]) from None
+
+    async def _serving(self, wait: float) -> WorkerClient:
+        try:
+            return await self.supervisor.serving(wait)
+        except NotServing as e:
+            raise WorkerUnavailable(f"the model cannot run it ({e.health.value}): {e.message}") from e
+
     async def _consume(self, pred: Prediction, worker: WorkerClient, inputs: dict[str, Any]) -> None:
+        """Record the worker's events. A failure of ours (an output file refused, too much
+        output) cancels the prediction in the worker, and the events are still read to its end,
+        so the slot is not freed while the worker is still busy with it."""
         cancel_sent = False
+        failure: str | None = None
+        max_output, max_logs = self.limits.max_output_bytes, self.limits.max_log_bytes
         async for event in worker.predict(pred.id, inputs, context=pred.context):
-            if pred.cancel_requested and not cancel_sent:
+            if (pred.cancel_requested or failure is not None) and not cancel_sent:
                 cancel_sent = True
                 await worker.cancel(pred.id)
-            if isinstance(event, LogEvent):
-                pred.logs.append(event.text)
-                if pred.webhook is not None:
-                    pred.webhook.update("logs")
-                if pred.stream is not None:
-                    pred.stream.put_nowait(("log", event.text))
-            elif isinstance(event, OutputEvent):
-                value = await encode_output(event.value, client=self.http, upload_url=self.upload_url)
+            if isinstance(event, OutputEvent):
+                if failure is not None:
+                    continue
+                try:
+                    value = await self.outputs.encode(event.value)
+                    pred.output_bytes += json_size(value)
+                except (TypeError, ValueError, RecursionError) as e:
+                    failure = f"the output cannot be encoded as JSON: {type(e).__name__}"
+                    continue
+                except Exception as e:  # refused, too large, upload failed: this prediction fails
+                    failure = first_message(e)
+                    continue
+                if pred.output_bytes > max_output:
+                    failure = f"the output passed {max_output} bytes (COGKIT_MAX_OUTPUT_BYTES)"
+                    pred.output = None
+                    continue
                 if event.chunk:
                     if not isinstance(pred.output, list):
                         pred.output = []
@@ -260,61 +348,117 @@ class PredictionRunner:
                 if pred.webhook is not None:
                     pred.webhook.update("output")
                 if pred.stream is not None:
-                    pred.stream.put_nowait(("output", value))
+                    pred.stream.push("output", value)
+            elif isinstance(event, LogEvent):
+                pred.add_log(event.text, max_logs)
+                if pred.webhook is not None:
+                    pred.webhook.update("logs")
+                if pred.stream is not None:
+                    pred.stream.push("log", event.text)
             elif isinstance(event, DoneEvent):
                 pred.status = event.status
                 pred.error = event.error
                 if event.metrics:
                     pred.metrics.update(event.metrics)
+        if failure is not None:
+            pred.status, pred.error = "failed", failure
+        elif pred.interrupt is not None and pred.status != "succeeded":
+            pred.error = pred.interrupt
         if not pred.finished:
             pred.status = "failed"
             pred.error = pred.error or "the worker ended the prediction without a result"
+        if pred.status == "succeeded" and pred.output is None and worker.output_is_iterator:
+            pred.output = []  # an iterator that yielded nothing, as Cog reports it
 
     def _finish(self, pred: Prediction, tmp: Path | None, started: float) -> None:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
-        pred.completed_at = now_iso()
-        if started:
-            elapsed = time.perf_counter() - started
-            pred.metrics.setdefault("predict_time", elapsed)
-            self._duration.observe(elapsed)
-        # Release the slot first: the response is sent only after `done` is set.
-        self.in_use -= 1
-        self._in_flight.dec()
-        self._live.pop(pred.id, None)
-        self._remember(pred)
-        pred.done.set()
-        outcome = self._outcomes.get(pred.status)
-        if outcome is None:
-            outcome = self._outcomes[pred.status] = self.metrics.predictions.labels(self.kind, pred.status)
-        outcome.inc()
-        if pred.webhook is not None:
-            pred.webhook.complete()
-        if pred.stream is not None:
-            pred.stream.put_nowait(("completed", None))
+        body = b""
+        try:
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
+            pred.completed_at = now_iso()
+            if not pred.finished:
+                pred.status, pred.error = "failed", pred.error or "the server could not finish it"
+            if started:
+                elapsed = time.perf_counter() - started
+                pred.metrics.setdefault("predict_time", elapsed)
+                self._duration.observe(elapsed)
+            body = pred.seal()
+        except Exception:
+            log.exception("finishing %s %s", self.kind, pred.id)
+        finally:
+            # Release the slot first: the response is sent only after `done` is set.
+            self.in_use -= 1
+            self._in_flight.dec()
+            self._live.pop(pred.id, None)
+            if body and not self.finished.add(pred.id, body):
+                log.warning(
+                    "%s %s is not kept for GET: its %d bytes pass COGKIT_FINISHED_CACHE_BYTES",
+                    self.kind,
+                    pred.id,
+                    len(body),
+                )
+            pred.done.set()
+            outcome = self._outcomes.get(pred.status)
+            if outcome is None:
+                outcome = self._outcomes[pred.status] = self.metrics.predictions.labels(
+                    self.kind, pred.status
+                )
+            outcome.inc()
+            if pred.webhook is not None:
+                pred.webhook.complete(body)
+            if pred.stream is not None:
+                pred.stream.complete()
 
-    def _remember(self, pred: Prediction) -> None:
-        pred.input = {}  # the validated copy (local paths, big data URIs) is no longer needed
-        self._finished[pred.id] = pred
-        self._finished_bytes += len(pred.encode())  # encoded once, here; responses reuse it
-        while len(self._finished) > 1 and (
-            len(self._finished) > KEEP_FINISHED or self._finished_bytes > KEEP_BYTES
-        ):
-            _, old = self._finished.popitem(last=False)
-            self._finished_bytes -= len(old.encode())
+    # -- cancel, restart and shutdown ------------------------------------------------------------
 
-    async def shutdown(self, grace: float) -> None:
-        """Cancel what is still running and give it `grace` seconds to finish."""
-        live = list(self._live.values())
-        for pred in live:
-            pred.cancel_requested = True
+    async def cancel(self, prediction_id: str) -> None:
+        """Cancel a prediction in any state before it finishes; 404 if none is running by that id."""
+        pred = self._live.get(prediction_id)
+        if pred is None:
+            raise NotFound(f"no running {self.kind} with id {prediction_id!r}")
+        pred.cancel_requested = True
+        if pred.preparing is not None:
+            pred.preparing.cancel()
+        elif pred.status == "processing":
+            await self.supervisor.cancel(prediction_id)
+
+    def interrupt_running(self, reason: str) -> None:
+        """Before the worker is restarted: what it is running ends `failed` with `reason`."""
+        for pred in self._live.values():
             if pred.status == "processing":
-                try:
-                    await asyncio.wait_for(self.supervisor.cancel(pred.id), grace)
-                except Exception:
-                    log.warning("could not cancel %s %s at shutdown", self.kind, pred.id)
-        tasks = [p.task for p in live if p.task is not None]
-        if tasks:
-            _, pending = await asyncio.wait(tasks, timeout=grace)
-            for task in pending:
-                task.cancel()
+                pred.interrupt = reason
+
+    async def drain(self, grace: float, reason: str) -> None:
+        """Stop admitting; let what runs finish within `grace`, cancel the rest, and end what
+        the worker still holds after CANCEL_WAIT, so every prediction gets its answer."""
+        self.accepting = False
+        await self._until_idle(grace)
+        if not self._live:
+            return
+        for pred in list(self._live.values()):
+            pred.interrupt = reason
+            try:
+                await asyncio.wait_for(self.cancel(pred.id), 1.0)
+            except Exception:
+                log.warning("could not cancel %s %s at shutdown", self.kind, pred.id)
+        await self._until_idle(CANCEL_WAIT)
+        for pred in list(self._live.values()):
+            if pred.task is not None and not pred.task.done():
+                pred.task.cancel()
+        await self._until_idle(1.0)
+
+    async def _until_idle(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while self._live and time.monotonic() < deadline:
+            await asyncio.sleep(DRAIN_POLL)  # shutdown only: no per-request cost for an event
+
+    def _background(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._cancels.add(task)  # a reference, so the task is not collected mid-way
+        task.add_done_callback(self._cancels.discard)
+
+    async def _cancel_quietly(self, prediction_id: str) -> None:
+        try:
+            await self.supervisor.cancel(prediction_id)
+        except Exception:
+            log.warning("could not cancel %s %s in the worker", self.kind, prediction_id)

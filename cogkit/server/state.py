@@ -12,7 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cogkit import __version__
+from cogkit.mode import Mode
 from cogkit.server.config import ServerConfig
+from cogkit.server.connections import ConnectionGuard
+from cogkit.server.health import Health
 from cogkit.server.http_errors import NotFound, WorkerUnavailable
 from cogkit.server.metrics import ServerMetrics
 from cogkit.server.openapi import build_document
@@ -23,22 +26,23 @@ from cogkit.server.runner import PredictionRunner
 class ServerState:
     config: ServerConfig
     metrics: ServerMetrics
-    predictions: PredictionRunner | None
-    trainings: PredictionRunner | None
+    runners: dict[Mode, PredictionRunner]
+    connections: ConnectionGuard | None = None
     request_shutdown: Callable[[], None] = lambda: None
     _openapi: dict[str, Any] | None = field(default=None, repr=False)
-    _openapi_sources: tuple[int, int] | None = field(default=None, repr=False)
+    _openapi_sources: tuple[int, ...] | None = field(default=None, repr=False)
 
     @property
     def primary(self) -> PredictionRunner:
-        runner = self.predictions or self.trainings
-        assert runner is not None, "a server has a predict or a train reference"
-        return runner
+        """The runner whose worker /health-check describes: predict if there is one, else train."""
+        return self.runners.get(Mode.PREDICT) or self.runners[Mode.TRAIN]
 
-    def runner(self, kind: str) -> PredictionRunner:
-        runner = self.predictions if kind == "prediction" else self.trainings
+    def runner(self, mode: Mode) -> PredictionRunner:
+        runner = self.runners.get(mode)
         if runner is None:
-            raise NotFound(f"this model has no {kind} entry point", hint="set `train:` in cog.yaml")
+            raise NotFound(
+                f"this model has no {mode.noun} entry point", hint=f"set `{mode.cog_yaml_key}:` in cog.yaml"
+            )
         return runner
 
     def root(self) -> dict[str, Any]:
@@ -52,58 +56,64 @@ class ServerState:
             "healthcheck_url": "/health-check",
             "metrics_url": "/metrics",
         }
-        if self.predictions is not None:
-            doc["predictions_url"] = "/predictions"
-            doc["predictions_idempotent_url"] = "/predictions/{prediction_id}"
-            doc["predictions_cancel_url"] = "/predictions/{prediction_id}/cancel"
-        if self.trainings is not None:
-            doc["trainings_url"] = "/trainings"
-            doc["trainings_idempotent_url"] = "/trainings/{training_id}"
-            doc["trainings_cancel_url"] = "/trainings/{training_id}/cancel"
+        for mode in self.runners:
+            base = f"/{mode.endpoint}"
+            doc[f"{mode.endpoint}_url"] = base
+            doc[f"{mode.endpoint}_idempotent_url"] = f"{base}/{{{mode.id_param}}}"
+            doc[f"{mode.endpoint}_cancel_url"] = f"{base}/{{{mode.id_param}}}/cancel"
         return doc
 
-    async def health(self) -> dict[str, Any]:
-        """Cog's health document: `status` and the `setup` result once there is one."""
+    def state(self) -> Health:
+        """The model's state without asking the predictor's healthcheck() (no I/O)."""
+        runner = self.primary
+        status = runner.supervisor.state
+        if status is Health.READY and runner.busy:
+            return Health.BUSY
+        return status
+
+    @property
+    def accepting(self) -> bool:
+        return self.primary.accepting
+
+    async def health(self) -> tuple[Health, dict[str, Any] | None]:
+        """Cog's health: the state (UNHEALTHY when the predictor's healthcheck() says so) and
+        the last setup result."""
         runner = self.primary
         supervisor = runner.supervisor
-        status = supervisor.state
-        if status == "READY":
-            if runner.busy:
-                status = "BUSY"
-            elif not await supervisor.healthy():
-                status = "UNHEALTHY"
+        status = self.state()
+        if status is Health.READY and not await supervisor.healthy():
+            status = Health.UNHEALTHY
         setup = supervisor.setup.to_json() if supervisor.setup is not None else None
-        return {"status": status, "setup": setup}
+        return status, setup
 
     async def openapi(self) -> dict[str, Any]:
         """The merged document; waits for the workers to import user code (setup) if needed."""
-        docs: list[dict[str, Any] | None] = []
-        for runner in (self.predictions, self.trainings):
-            if runner is None:
-                docs.append(None)
-                continue
+        docs: dict[Mode, dict[str, Any]] = {}
+        for mode, runner in self.runners.items():
             if runner.supervisor.schema is None:
                 with contextlib.suppress(Exception):  # a failed import is reported just below
                     await runner.supervisor.schema_ready()
             if runner.supervisor.schema is None:
                 raise WorkerUnavailable(
-                    f"the {runner.kind} schema is not available: the model could not be loaded",
+                    f"the {mode.noun} schema is not available: the model could not be loaded",
                     hint="GET /health-check shows the setup logs",
                 )
-            docs.append(runner.supervisor.schema)
-        sources = (id(docs[0]), id(docs[1]))
+            docs[mode] = runner.supervisor.schema
+        sources = tuple(id(doc) for doc in docs.values())
         if self._openapi is None or self._openapi_sources != sources:
-            self._openapi = build_document(docs[0], docs[1])
+            self._openapi = build_document(docs.get(Mode.PREDICT), docs.get(Mode.TRAIN))
             self._openapi_sources = sources
         return self._openapi
 
     def render_metrics(self) -> bytes:
-        for runner in (self.predictions, self.trainings):
-            if runner is None:
-                continue
+        for runner in self.runners.values():
             supervisor = runner.supervisor
             if supervisor.setup is not None and supervisor.setup.seconds is not None:
                 self.metrics.setup_time.labels(runner.kind).set(supervisor.setup.seconds)
             self.metrics.slots.labels(runner.kind).set(supervisor.limit)
             self.metrics.restarts.labels(runner.kind).set(supervisor.restarts)
+        if self.connections is not None:
+            self.metrics.connections.set(self.connections.open)
+            self.metrics.connections_dropped.labels("evicted").set(self.connections.evicted)
+            self.metrics.connections_dropped.labels("refused").set(self.connections.refused)
         return self.metrics.render()

@@ -1,19 +1,14 @@
-"""Follows one worker: start, first setup, concurrency limit, health, and its state.
+"""Follows one worker: start, setup, concurrency limit, health, restart on SIGHUP, and its state.
 
 This module imports only the standard library and the worker client, so `__main__` can spawn
 the worker before fastapi and uvicorn are imported and model loading overlaps server start-up.
-
-States reported on /health-check:
-
-    STARTING ──setup ok──▶ READY ◀──▶ BUSY (all slots in use; the runner knows)
-       │                    │
-       └─setup failed─▶ SETUP_FAILED   └─worker died─▶ STARTING (the client restarts it)
-                                                             └──setup failed again──▶ DEFUNCT
+The states it reports are `health.Health`; BUSY and UNHEALTHY are decided by the server.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Mapping
@@ -23,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from cogkit.errors import PredictorError
+from cogkit.mode import Mode
 from cogkit.server.config import effective_concurrency
+from cogkit.server.health import Health
 from cogkit.worker.client import WorkerClient
 from cogkit.worker.events import WorkerState
 
@@ -31,22 +28,20 @@ log = logging.getLogger("cogkit.server")
 
 HEALTHCHECK_TIMEOUT = 15.0
 RESTART_POLL = 0.02
+STOP_GRACE = 3.0
 
 
-_second: list[Any] = [-1, ""]  # the last whole second seen by now_iso, and its formatted text
+class NotServing(PredictorError):
+    """The model cannot take a prediction now; `health` says why (the runner answers 503)."""
+
+    def __init__(self, message: str, health: Health) -> None:
+        super().__init__(message, hint="GET /health-check shows the state and the setup logs")
+        self.health = health
 
 
-def now_iso() -> str:
-    """The UTC time in ISO 8601, microseconds included; formats the date at most once a second."""
-    now = time.time()
-    whole = int(now)
-    if whole != _second[0]:
-        _second[:] = [whole, datetime.fromtimestamp(whole, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")]
-    return f"{_second[1]}.{int((now - whole) * 1e6):06d}+00:00"
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if isinstance(value, datetime) else None
+def _iso(value: Any) -> str:
+    stamp = value if isinstance(value, datetime) else datetime.now(timezone.utc)
+    return stamp.isoformat()
 
 
 @dataclass
@@ -70,14 +65,14 @@ class SetupInfo:
 
 
 class WorkerSupervisor:
-    """Owns the `WorkerClient` for one mode (predict or train); the client restarts crashed children."""
+    """Owns the `WorkerClient` for one mode; the client restarts crashed children by itself."""
 
     def __init__(
         self,
         ref: str,
         *,
         cwd: Path,
-        mode: str = "predict",
+        mode: Mode = Mode.PREDICT,
         python: str | None = None,
         env: Mapping[str, str] | None = None,
         setup_timeout: float | None = None,
@@ -85,8 +80,8 @@ class WorkerSupervisor:
         weights: str | None = None,
     ) -> None:
         self.ref = ref
-        self.mode = mode
-        self._kwargs: dict[str, Any] = {"cwd": cwd, "mode": mode, "setup_timeout": setup_timeout}
+        self.mode = Mode(mode)
+        self._kwargs: dict[str, Any] = {"cwd": cwd, "mode": self.mode.value, "setup_timeout": setup_timeout}
         if python:
             self._kwargs["python"] = python
         if env is not None:
@@ -97,6 +92,7 @@ class WorkerSupervisor:
         self.worker: WorkerClient | None = None
         self.setup: SetupInfo | None = None
         self.limit = 1
+        self.sighup_restarts = 0
         self._ready: asyncio.Future[WorkerClient] | None = None
         self._setup_task: asyncio.Task[None] | None = None
 
@@ -104,16 +100,37 @@ class WorkerSupervisor:
 
     async def start(self) -> None:
         """Spawn the worker and run setup in the background; returns at once."""
-        loop = asyncio.get_running_loop()
-        self._ready = loop.create_future()
+        self._ready = asyncio.get_running_loop().create_future()
+        await self._launch(self._ready)
+
+    async def restart(self) -> None:
+        """A fresh child that runs setup again (SIGHUP); what the old one ran ends `failed`.
+
+        The new setup's future is in place before the old child is stopped, so a request that
+        arrives meanwhile sees STARTING and waits, never the old child's end.
+        """
+        old_task, old_worker = self._setup_task, self.worker
+        self._ready = asyncio.get_running_loop().create_future()
+        self.setup = None
+        self.sighup_restarts += 1
+        if old_task is not None:
+            old_task.cancel()
+        if old_worker is not None:
+            await old_worker.stop(STOP_GRACE)
+        await self._launch(self._ready)
+
+    async def _launch(self, ready: asyncio.Future[WorkerClient]) -> None:
         self.worker = WorkerClient(self.ref, **self._kwargs)
         started = time.monotonic()
-        started_at = now_iso()
+        started_at = _iso(None)
         await self.worker.start()
-        self._setup_task = loop.create_task(self._await_setup(self.worker, started, started_at))
+        self._setup_task = asyncio.get_running_loop().create_task(
+            self._await_setup(self.worker, ready, started, started_at)
+        )
 
-    async def _await_setup(self, worker: WorkerClient, started: float, started_at: str) -> None:
-        assert self._ready is not None
+    async def _await_setup(
+        self, worker: WorkerClient, ready: asyncio.Future[WorkerClient], started: float, started_at: str
+    ) -> None:
         result = None
         try:
             result = await worker.wait_for_setup()
@@ -131,65 +148,79 @@ class WorkerSupervisor:
             status, logs, error = "failed", f"{type(e).__name__}: {e}\n", str(e)
         if status != "succeeded" and error and error not in logs:
             logs += ("" if not logs or logs.endswith("\n") else "\n") + f"setup failed: {error}\n"
-        completed_at = now_iso()
-        if result is not None:
-            started_at = _iso(getattr(result, "started_at", None)) or started_at
-            completed_at = _iso(getattr(result, "completed_at", None)) or completed_at
         self.setup = SetupInfo(
             status=status,
             logs=logs,
-            started_at=started_at,
-            completed_at=completed_at,
+            started_at=_iso(getattr(result, "started_at", None)) if result is not None else started_at,
+            completed_at=_iso(getattr(result, "completed_at", None)),
             error=error,
             seconds=time.monotonic() - started,
         )
         if status == "succeeded":
-            self._ready.set_result(worker)
+            ready.set_result(worker)
             log.info("setup of %s succeeded in %.2fs", self.ref, self.setup.seconds)
         else:
-            self._ready.set_exception(PredictorError(f"setup of {self.ref} failed: {error or 'see logs'}"))
-            self._ready.exception()  # mark retrieved: callers may never ask
+            ready.set_exception(NotServing(error or "setup failed; see the logs", Health.SETUP_FAILED))
+            ready.exception()  # mark retrieved: callers may never ask
             log.error("setup of %s failed: %s\n%s", self.ref, error, logs)
 
-    async def ready(self) -> WorkerClient:
-        """The worker once setup has succeeded; raises PredictorError if it failed."""
-        assert self._ready is not None, "start() first"
-        if self._ready.done():
-            return self._ready.result()  # the hot path: no shield, no extra future
-        return await asyncio.shield(self._ready)
-
     @property
-    def is_ready(self) -> bool:
-        return self._ready is not None and self._ready.done() and self._ready.exception() is None
-
-    @property
-    def state(self) -> str:
-        """STARTING, READY, SETUP_FAILED or DEFUNCT (BUSY is decided by the runner)."""
-        if self._ready is None or not self._ready.done():
-            return "STARTING"
-        if self._ready.exception() is not None:
-            return "SETUP_FAILED"
+    def state(self) -> Health:
+        """STARTING, READY, SETUP_FAILED or DEFUNCT (BUSY and UNHEALTHY are the server's to say)."""
+        ready = self._ready
+        if ready is None or not ready.done():
+            return Health.STARTING
+        if ready.exception() is not None:
+            return Health.SETUP_FAILED
         worker_state = self.worker.state if self.worker is not None else WorkerState.DEFUNCT
-        if worker_state in (WorkerState.STARTING, WorkerState.DEFUNCT):
-            return worker_state.value  # restarting after a crash, or gave up
-        return "READY"
+        if worker_state is WorkerState.STARTING:
+            return Health.STARTING  # restarting after a crash
+        if worker_state is WorkerState.DEFUNCT:
+            return Health.DEFUNCT
+        return Health.READY
+
+    def serving_now(self) -> WorkerClient | None:
+        """The worker if it can take a prediction at this moment, else None; never waits."""
+        ready, worker = self._ready, self.worker
+        if ready is None or not ready.done() or ready.exception() is not None or worker is None:
+            return None
+        return worker if worker.state in (WorkerState.READY, WorkerState.BUSY) else None
+
+    async def serving(self, wait: float) -> WorkerClient:
+        """The worker once it can take a prediction, waiting at most `wait` seconds for setup
+        or a restart to finish; raises `NotServing` when it cannot, or not in time.
+
+        The client restarts a crashed child by itself, with no event for it, so that case is
+        polled; the hot path is a few attribute checks.
+        """
+        worker = self.serving_now()
+        if worker is not None:
+            return worker
+        deadline = time.monotonic() + wait
+        while True:
+            ready = self._ready
+            left = deadline - time.monotonic()
+            if ready is not None and not ready.done():
+                if left <= 0:
+                    raise NotServing(f"the model is still starting after {wait:g}s", Health.STARTING)
+                with contextlib.suppress(asyncio.TimeoutError, NotServing):
+                    await asyncio.wait_for(asyncio.shield(ready), left)
+                continue  # look again: a restart may have put a new setup in place
+            state = self.state
+            if state is Health.READY and self.worker is not None:
+                return self.worker
+            if state is Health.SETUP_FAILED:
+                error = self.setup.error if self.setup is not None else None
+                raise NotServing(error or "setup failed", state)
+            if state is Health.DEFUNCT:
+                raise NotServing("the worker died and could not be restarted", state)
+            if left <= 0:
+                raise NotServing(f"the model is still starting after {wait:g}s", state)
+            await asyncio.sleep(RESTART_POLL)
 
     @property
     def schema(self) -> dict[str, Any] | None:
         return self.worker.schema if self.worker is not None else None
-
-    async def serving(self) -> WorkerClient:
-        """The worker once it can take predictions; waits out a restart after a crash.
-
-        The client restarts a dead child by itself (STARTING, then READY or DEFUNCT); there is
-        no event for that, so this polls, and only on that rare path.
-        """
-        worker = await self.ready()
-        while worker.state == WorkerState.STARTING:
-            await asyncio.sleep(RESTART_POLL)
-        if worker.state == WorkerState.DEFUNCT:
-            raise PredictorError("the worker died and could not be restarted")
-        return worker
 
     async def schema_ready(self) -> dict[str, Any] | None:
         """The OpenAPI document as soon as the child has imported user code (None if it could not)."""
@@ -199,7 +230,7 @@ class WorkerSupervisor:
 
     @property
     def restarts(self) -> int:
-        return getattr(self.worker, "restarts", 0)
+        return getattr(self.worker, "restarts", 0) + self.sighup_restarts
 
     async def healthy(self) -> bool:
         """False when the user's healthcheck() says so, fails, or does not answer in time."""
@@ -215,8 +246,13 @@ class WorkerSupervisor:
         if self.worker is not None:
             await self.worker.cancel(prediction_id)
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = STOP_GRACE) -> None:
+        """Stop the child within about `grace` seconds (then it is killed); open predictions end."""
         if self._setup_task is not None:
             self._setup_task.cancel()
+        ready = self._ready
+        if ready is not None and not ready.done():
+            ready.set_exception(NotServing("the worker was stopped", Health.STARTING))
+            ready.exception()
         if self.worker is not None:
-            await self.worker.stop()
+            await self.worker.stop(grace)

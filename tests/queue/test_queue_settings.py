@@ -115,7 +115,7 @@ def test_a_bad_queue_url_stops_the_server_with_one_line_and_exit_2() -> None:
 
 def test_server_without_a_queue_does_not_import_redis() -> None:
     code = (
-        "import sys; from cogkit.server import serve as _; import cogkit.server.serve; "
+        "import sys; from cogkit.server import serve as _; import cogkit.server.lifecycle; "
         "assert 'redis' not in sys.modules, 'redis was imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

@@ -30,6 +30,47 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def descendants(root: int) -> list[int]:
+    """Every live process below `root`, from /proc (the worker runs in a session of its own)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if fields[0] != "Z":
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    """True while `pid` exists and is not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def wait_gone(pids: list[int], timeout: float) -> list[int]:
+    """Wait (bounded) for every pid to be gone; returns those still alive."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        left = [p for p in pids if alive(p)]
+        if not left:
+            return []
+        time.sleep(0.05)
+    return [p for p in pids if alive(p)]
+
+
 class ServerProcess:
     """One `python -m cogkit.server` child, with its output in a log file for failure messages."""
 
@@ -57,8 +98,19 @@ class ServerProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("COG_", "COGKIT_", "WEBHOOK_AUTH"))}
         env.update(extra.pop("env", {}))
         self._log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(args, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            args,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=extra.pop("stdin", subprocess.DEVNULL),
+            preexec_fn=extra.pop("preexec_fn", None),
+        )
         self.client = httpx.Client(base_url=self.url, timeout=60.0)
+
+    def descendants(self) -> list[int]:
+        """The pids of the server's process tree below it (its worker and what that started)."""
+        return descendants(self.proc.pid)
 
     @property
     def log(self) -> str:

@@ -79,11 +79,15 @@ def test_invalid_input_is_422_naming_each_field(server: Any) -> None:
     assert locs == {("body", "input", "text"), ("body", "input", "times")}
 
 
-def test_malformed_body_is_422_not_500(server: Any) -> None:
+def test_a_body_that_is_not_json_is_400_and_a_wrong_shape_422(server: Any) -> None:
+    """As coglet 0.23.1 answers: 400 when the body does not parse, 422 when its shape is wrong."""
     c = server(HELLO).client
     r = c.post("/predictions", content=b"{oops", headers={"content-type": "application/json"})
-    assert r.status_code == 422
-    assert r.json()["detail"][0]["loc"] == ["body"]
+    assert r.status_code == 400
+    assert "not valid JSON" in r.json()["detail"]
+    assert c.put("/predictions/x", content=b"\xff\xfe").status_code == 400
+    r = c.post("/predictions", json=[1])
+    assert (r.status_code, r.json()["detail"][0]["loc"]) == (422, ["body"])
     assert c.post("/predictions", json={"input": "text"}).status_code == 422
 
 

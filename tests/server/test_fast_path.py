@@ -14,9 +14,8 @@ import sys
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from cogkit.server.lazyhttp import LazyClient
-from cogkit.server.supervisor import now_iso
-from tests.server.conftest import ServerProcess
+from cogkit.server.outbound import LazyClient
+from cogkit.server.prediction import now_iso
 from tests.server.receiver import Receiver
 from tests.server.test_api import HELLO, SLEEPER, poll
 
@@ -84,8 +83,8 @@ def test_server_import_leaves_httpx_and_pydantic_v1_out() -> None:
     """httpx (70-100 ms) loads on first download/upload/webhook; plain routes never load pydantic.v1."""
     code = (
         "import sys, asyncio\n"
-        "from cogkit.server import serve, app, lazyhttp\n"
-        "asyncio.run(lazyhttp.LazyClient().aclose())\n"
+        "from cogkit.server import serve, app, lifecycle, outbound\n"
+        "asyncio.run(outbound.Outbound(host='127.0.0.1', port=1).aclose())\n"
         "print(','.join(sorted(m for m in ('httpx', 'pydantic.v1') if m in sys.modules)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
@@ -116,19 +115,3 @@ def test_now_iso_is_utc_iso8601_with_microseconds() -> None:
     assert all(len(s) == len("2026-01-01T00:00:00.000000+00:00") for s in stamps)
     assert before - timedelta(microseconds=1) <= parsed[0] and parsed[-1] <= after + timedelta(microseconds=1)
     assert parsed == sorted(parsed)
-
-
-def test_shutdown_during_a_sync_prediction_stops_cleanly(fresh_server: Any) -> None:
-    """The forced end of uvicorn's graceful shutdown cancels the handler that runs the prediction."""
-    s: ServerProcess = fresh_server(SLEEPER)
-    s.wait_for("READY")
-    sock = _raw_put(s.port, "/predictions/stuck", {"input": {"seconds": 60}})
-    try:
-        poll(s, "/predictions/stuck", {"processing"})
-        assert s.client.post("/shutdown").status_code == 200
-        assert s.proc.wait(timeout=45) == 0
-        # The canceled handler's answer: the connection closes without a (partial) 200.
-        assert not sock.recv(65536).startswith(b"HTTP/1.1 200")
-    finally:
-        sock.close()
-    assert "cogkit.server" in s.log and "failed inside the server" not in s.log

@@ -92,4 +92,5 @@ def test_worker_that_cannot_restart_is_defunct(fresh_server: Any, tmp_path: Path
     s.wait_for("DEFUNCT", timeout=60)
     r = s.client.post("/predictions", json={"input": {}})
     assert r.status_code == 503
-    assert "DEFUNCT" in r.json()["detail"] or "restarted" in r.json()["detail"]
+    assert r.json()["status"] == "failed"
+    assert "DEFUNCT" in r.json()["error"]

@@ -8,8 +8,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cogkit.server.files import download_inputs, encode_output, file_fields, safe_name
+from cogkit.server.downloads import download_inputs, file_fields, safe_name
 from cogkit.server.http_errors import InputInvalid
+from cogkit.server.outputs import OutputEncoder
 from tests.server.receiver import Receiver
 
 pytestmark = pytest.mark.anyio
@@ -119,7 +120,8 @@ async def test_download_404_and_bad_scheme_fail(tmp_path: Path) -> None:
 async def test_output_paths_become_data_uris(tmp_path: Path) -> None:
     f = tmp_path / "out.png"
     f.write_bytes(b"\x89PNG")
-    out = await encode_output({"a": [f, 1], "b": "x"}, client=None, upload_url=None)
+    encoder = OutputEncoder(client=None, upload_url=None, max_file_bytes=100)
+    out = await encoder.encode({"a": [f, 1], "b": "x"})
     assert out == {"a": ["data:image/png;base64," + base64.b64encode(b"\x89PNG").decode(), 1], "b": "x"}
 
 
@@ -128,7 +130,8 @@ async def test_output_paths_are_uploaded_when_an_upload_url_is_set(tmp_path: Pat
     f.write_bytes(b"done")
     with Receiver() as r:
         async with httpx.AsyncClient() as client:
-            out = await encode_output([f], client=client, upload_url=r.url + "/uploads/")
+            encoder = OutputEncoder(client=client, upload_url=r.url + "/uploads/", max_file_bytes=1)
+            out = await encoder.encode([f])
         assert out == [r.url + "/uploads/result_file.txt"]
         assert r.files["/uploads/result_file.txt"] == b"done"
         assert r.requests[0].headers["content-type"] == "text/plain"

@@ -98,9 +98,15 @@ def test_failed_setup_reports_logs_and_refuses_predictions(fresh_server: Any) ->
     assert health["setup"]["status"] == "failed"
     assert "loading weights" in health["setup"]["logs"]
     assert "weights are missing" in health["setup"]["logs"]
-    r = s.client.post("/predictions", json={"input": {"text": "x"}})
-    assert r.status_code == 503
-    assert "SETUP_FAILED" in r.json()["detail"]
+    for r in (
+        s.client.post("/predictions", json={"input": {"text": "x"}}),
+        s.client.put("/predictions/after-failure", json={"input": {"text": "x"}}),
+    ):
+        # Cog's answer, status and body: `{"status": "failed", "error": …}`
+        assert r.status_code == 503
+        assert set(r.json()) == {"status", "error"}
+        assert r.json()["status"] == "failed"
+        assert "SETUP_FAILED" in r.json()["error"] and "weights are missing" in r.json()["error"]
 
 
 def test_setup_timeout_bounds_setup(fresh_server: Any) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cogkit.server.http_errors import RequestInvalid
-from cogkit.server.prediction import REDACTED, PredictionRequest, redact
+from cogkit.server.http_errors import BadRequest, RequestInvalid
+from cogkit.server.prediction import MAX_DEPTH, REDACTED, FinishedCache, PredictionRequest, redact
 
 
 def test_full_request_is_parsed() -> None:
@@ -31,7 +31,6 @@ def test_empty_body_means_empty_input_and_path_id_wins() -> None:
 @pytest.mark.parametrize(
     ("body", "loc"),
     [
-        (b"{not json", ["body"]),
         (b"[1, 2]", ["body"]),
         (b'{"input": [1]}', ["body", "input"]),
         (b'{"id": 5}', ["body", "id"]),
@@ -56,3 +55,42 @@ def test_several_bad_fields_are_all_reported() -> None:
 def test_secrets_are_redacted_in_the_echo() -> None:
     assert redact({"token": "abc", "x": 1}, frozenset({"token"})) == {"token": REDACTED, "x": 1}
     assert redact({"token": None}, frozenset({"token"})) == {"token": None}
+
+
+@pytest.mark.parametrize("body", [b"{not json", b"\xff\xfe", b"[" * 100_000 + b"]" * 100_000])
+def test_a_body_that_does_not_parse_is_a_bad_request(body: bytes) -> None:
+    with pytest.raises(BadRequest):
+        PredictionRequest.parse(body)
+
+
+def _nested(depth: int, opener: str, closer: str) -> bytes:
+    return ('{"input": {"data": ' + opener * depth + '"leaf"' + closer * depth + "}}").encode()
+
+
+@pytest.mark.parametrize(("opener", "closer"), [("[", "]"), ('{"k": ', "}")])
+def test_input_nested_past_the_limit_is_refused_in_any_container(opener: str, closer: str) -> None:
+    with pytest.raises(RequestInvalid) as info:
+        PredictionRequest.parse(_nested(MAX_DEPTH + 10, opener, closer))
+    assert info.value.detail[0]["loc"] == ["body", "input"]
+    with pytest.raises((RequestInvalid, BadRequest)):  # past the parser's own limit: 400
+        PredictionRequest.parse(_nested(5000, opener, closer))
+    assert PredictionRequest.parse(_nested(MAX_DEPTH - 2, opener, closer)).input["data"]
+
+
+def test_put_whose_body_names_another_id_is_refused() -> None:
+    with pytest.raises(RequestInvalid, match="must match") as info:
+        PredictionRequest.parse(b'{"id": "other", "input": {}}', path_id="mine")
+    assert info.value.detail[0]["loc"] == ["body", "id"]
+    assert PredictionRequest.parse(b'{"id": "mine", "input": {}}', path_id="mine").id == "mine"
+
+
+def test_finished_cache_holds_its_byte_cap_for_the_newest_record_too() -> None:
+    cache = FinishedCache(max_bytes=10_000, max_count=100)
+    assert cache.add("small", b"x" * 1000)
+    assert not cache.add("huge", b"x" * 20_000)  # larger than the whole cap: not kept
+    assert cache.get("huge") is None and cache.get("small") is not None
+    for i in range(50):
+        cache.add(f"p{i}", b"y" * 1000)
+        assert cache.bytes <= cache.max_bytes
+    assert cache.get("small") is None  # the oldest went first
+    assert cache.get("p49") is not None

@@ -1,9 +1,10 @@
-"""File inputs in, file outputs out.
+"""File inputs: every `format: uri` input is fetched into the prediction's own directory.
 
-Inputs: every `format: uri` field of the `Input` schema is downloaded (http(s) URLs and data
-URIs, concurrently) into a per-prediction temporary directory, and the predictor receives
-local path strings. Outputs: `pathlib.Path` values anywhere in the output become data URIs,
-or are PUT to an upload URL and replaced by the URL that serves them.
+http(s) URLs and data URIs are accepted; the predictor receives local path strings. What a
+client can make the server do here is bounded: at most `PER_PREDICTION` downloads at once per
+prediction, `max_bytes` per file, and one deadline for all the downloads of a prediction (the
+runner's), so a server that drips a byte now and then cannot hold a slot past it. Errors name
+the input and never show a URL's credentials or signature.
 """
 
 from __future__ import annotations
@@ -16,17 +17,17 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
-from cogkit.server.http_errors import InputInvalid, UploadFailed
+from cogkit.server.http_errors import InputInvalid
+from cogkit.server.redact import redact_text, redact_url
 
 if TYPE_CHECKING:
-    import httpx  # imported on first use (see lazyhttp.py): it slows the server's start
-
-    from cogkit.server.lazyhttp import LazyClient
+    from cogkit.server.outbound import LazyClient
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _CHUNK = 1 << 16
+PER_PREDICTION = 8
 
 
 def file_fields(openapi: Mapping[str, Any], component: str = "Input") -> dict[str, bool]:
@@ -65,7 +66,7 @@ async def download_inputs(
     inputs: dict[str, Any],
     fields: Mapping[str, bool],
     *,
-    client: httpx.AsyncClient | LazyClient,
+    client: LazyClient,
     directory: Path,
     max_bytes: int,
 ) -> dict[str, Any]:
@@ -81,9 +82,20 @@ async def download_inputs(
             jobs.append((name, None, value))
     if not jobs:
         return inputs
-    paths = await asyncio.gather(
-        *(_fetch(url, name, client, directory / str(n), max_bytes) for n, (name, _, url) in enumerate(jobs))
-    )
+    gate = asyncio.Semaphore(PER_PREDICTION)
+
+    async def one(n: int, field: str, url: str) -> Path:
+        async with gate:
+            return await _fetch(url, field, client, directory / str(n), max_bytes)
+
+    tasks = [asyncio.ensure_future(one(n, name, url)) for n, (name, _, url) in enumerate(jobs)]
+    try:
+        paths = await asyncio.gather(*tasks)
+    except BaseException:  # one failure (or the deadline) ends the others: nothing keeps downloading
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
     out = dict(inputs)
     for (name, index, _), path in zip(jobs, paths, strict=True):
         if index is None:
@@ -95,31 +107,34 @@ async def download_inputs(
     return out
 
 
-async def _fetch(
-    url: str, field: str, client: httpx.AsyncClient | LazyClient, folder: Path, max_bytes: int
-) -> Path:
+async def _fetch(url: str, field: str, client: LazyClient, folder: Path, max_bytes: int) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    if url.startswith("data:"):
-        return _write_data_uri(url, field, folder, max_bytes)
+    if url.startswith("data:"):  # decoding and writing up to max_bytes: not on the event loop
+        return await asyncio.to_thread(_write_data_uri, url, field, folder, max_bytes)
     scheme = urlsplit(url).scheme.lower()
     if scheme not in ("http", "https"):
-        raise InputInvalid(field, f"cannot fetch {url[:80]!r}: only http(s) URLs and data URIs are accepted")
+        raise InputInvalid(
+            field, f"cannot fetch {redact_url(url)[:80]!r}: only http(s) URLs and data URIs are accepted"
+        )
     target = folder / safe_name(urlsplit(url).path)
+    shown = redact_url(url)[:200]
     import httpx
 
     try:
         async with client.stream("GET", url, follow_redirects=True) as response:
             if response.status_code >= 400:
-                raise InputInvalid(field, f"downloading {url[:200]} failed: HTTP {response.status_code}")
+                raise InputInvalid(field, f"downloading {shown} failed: HTTP {response.status_code}")
             size = 0
             with target.open("wb") as fh:
                 async for chunk in response.aiter_bytes(_CHUNK):
                     size += len(chunk)
                     if size > max_bytes:
-                        raise InputInvalid(field, f"{url[:200]} is larger than the {max_bytes}-byte limit")
+                        raise InputInvalid(field, f"{shown} is larger than the {max_bytes}-byte limit")
                     fh.write(chunk)
     except httpx.HTTPError as e:
-        raise InputInvalid(field, f"downloading {url[:200]} failed: {e}") from e
+        raise InputInvalid(
+            field, f"downloading {shown} failed: {redact_text(str(e)) or type(e).__name__}"
+        ) from e
     return target
 
 
@@ -142,58 +157,3 @@ def _write_data_uri(uri: str, field: str, folder: Path, max_bytes: int) -> Path:
     target = folder / f"{safe_name(field, 'input')}{ext}"
     target.write_bytes(data)
     return target
-
-
-async def encode_output(
-    value: Any, *, client: httpx.AsyncClient | LazyClient | None, upload_url: str | None
-) -> Any:
-    """Turn every Path in the output into a data URI, or an uploaded URL when `upload_url` is set."""
-    if isinstance(value, Path):
-        if upload_url and client is not None:
-            return await _upload(value, client, upload_url)
-        return await asyncio.to_thread(to_data_uri, value) if _big(value) else to_data_uri(value)
-    if isinstance(value, list | tuple):
-        if not any(isinstance(v, Path | list | tuple | dict) for v in value):
-            return value
-        return list(
-            await asyncio.gather(*(encode_output(v, client=client, upload_url=upload_url) for v in value))
-        )
-    if isinstance(value, dict):
-        if not any(isinstance(v, Path | list | tuple | dict) for v in value.values()):
-            return value
-        encoded = await asyncio.gather(
-            *(encode_output(v, client=client, upload_url=upload_url) for v in value.values())
-        )
-        return dict(zip(value.keys(), encoded, strict=True))
-    return value
-
-
-def _big(path: Path) -> bool:
-    try:
-        return path.stat().st_size > (1 << 20)
-    except OSError:
-        return False
-
-
-def to_data_uri(path: Path) -> str:
-    mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
-
-
-async def _upload(path: Path, client: httpx.AsyncClient | LazyClient, upload_url: str) -> str:
-    url = upload_url.rstrip("/") + "/" + quote(safe_name(path.name, "output"))
-    mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    import httpx
-
-    try:
-        with path.open("rb") as fh:
-            content = await asyncio.to_thread(fh.read)
-        response = await client.put(url, content=content, headers={"Content-Type": mime})
-        response.raise_for_status()
-    except (httpx.HTTPError, OSError) as e:
-        raise UploadFailed(f"uploading output file {path.name} to {url} failed: {e}") from e
-    location = response.headers.get("location")
-    final = str(response.url)
-    if location:
-        return str(response.url.join(location))
-    return final.split("?", 1)[0]

@@ -1,0 +1,50 @@
+"""The event stream of one prediction: keep-alive comments, bounded queueing, the last event."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from cogkit.server.prediction import Prediction
+from cogkit.server.sse import EventStream, sse_events
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def _prediction() -> Prediction:
+    return Prediction(id="p", input={}, echo_input={}, created_at="now")
+
+
+async def _next(frames: AsyncIterator[bytes]) -> bytes:
+    return await asyncio.wait_for(frames.__anext__(), 10)
+
+
+async def test_a_silent_stream_sends_keep_alive_comments() -> None:
+    pred, stream = _prediction(), EventStream(10)
+    frames = sse_events(pred, stream, keepalive=0.05)
+    assert await _next(frames) == b": keep-alive\n\n"
+    stream.push("output", "hi")
+    assert await _next(frames) == b'event: output\ndata: "hi"\n\n'
+    pred.status, pred.completed_at = "succeeded", "later"
+    stream.complete()
+    last = await _next(frames)
+    assert last.startswith(b"event: completed\ndata: {") and b'"succeeded"' in last
+
+
+async def test_a_client_that_falls_behind_gets_completed_with_everything() -> None:
+    pred, stream = _prediction(), EventStream(capacity=3)
+    for n in range(1000):
+        stream.push("output", n)
+    assert stream.lagged and len(stream.pending) == 3
+    pred.output, pred.status, pred.completed_at = list(range(1000)), "succeeded", "later"
+    stream.complete()
+    frames = [frame async for frame in sse_events(pred, stream)]
+    assert [f.split(b"\n", 1)[0] for f in frames] == [b"event: output"] * 3 + [b"event: completed"]
+    assert b"999" in frames[-1]
