@@ -16,6 +16,9 @@ from cogkit.server.health import Health
 from cogkit.server.http_errors import RequestInvalid, SlotsBusy, WorkerUnavailable
 from cogkit.server.prediction import Prediction, PredictionRequest
 from cogkit.server.runner import PredictionRunner
+from cogkit.server.supervisor import NotServing
+
+SETUP_WAIT_S = 3600.0  # one wait's bound; ready() waits again while setup still runs
 
 
 class SlotTaken(Exception):
@@ -35,8 +38,14 @@ class RunnerAdapter:
         self.runner = runner
 
     async def ready(self) -> None:
-        """Wait for setup; raises (PredictorError) when it failed."""
-        await self.runner.supervisor.ready()
+        """Wait for setup, however long it takes; raises `NotServing` when it failed."""
+        while True:
+            try:
+                await self.runner.supervisor.serving(wait=SETUP_WAIT_S)
+                return
+            except NotServing as e:
+                if e.health is not Health.STARTING:
+                    raise
 
     @property
     def accepting(self) -> bool:
@@ -78,4 +87,4 @@ class RunnerAdapter:
         if request.webhook is None:
             return
         channel = self.runner.webhooks.channel(request.webhook, request.webhook_events_filter, lambda: body)
-        channel.complete()
+        channel.complete(body)

@@ -156,6 +156,8 @@ class QueueConsumer:
         except Exception as e:
             log.error("not consuming from %s: setup failed (%s)", self.address.display, e)
             return
+        if self._stop.is_set():  # the server began to stop (or never bound its port) during setup
+            return
         try:
             await self._redis(lambda: self.store.prepare(self.runner.schema), until_stopped=True)
         except _GiveUp:

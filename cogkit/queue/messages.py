@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from cogkit.queue.address import FIELD
-from cogkit.server.http_errors import RequestInvalid
+from cogkit.server.http_errors import BadRequest, RequestInvalid
 from cogkit.server.prediction import PredictionRequest
 
 
@@ -54,8 +54,8 @@ def to_request(entry: Entry) -> PredictionRequest:
         request = PredictionRequest.parse(raw)
     except RequestInvalid as e:
         raise MessageInvalid(_salvage_id(raw) or entry.entry_id, describe(e.detail)) from None
-    except RecursionError:
-        raise MessageInvalid(entry.entry_id, "the request JSON is nested too deeply") from None
+    except BadRequest as e:  # not JSON, or nested too deeply to read: the same words as HTTP's 400
+        raise MessageInvalid(entry.entry_id, str(e)) from None
     if request.id is None:
         request = dataclasses.replace(request, id=entry.entry_id)
     return request

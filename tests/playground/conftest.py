@@ -186,8 +186,10 @@ def model(servers: Any) -> Any:
     return lambda name: servers(name, **known[name])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
+    """Playwright's sync API keeps an asyncio loop running in this thread while it is open: stop it
+    when the playground tests end, or every later test that calls asyncio.run() would fail."""
     try:
         from playwright.sync_api import Error, sync_playwright
     except ImportError:

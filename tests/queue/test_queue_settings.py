@@ -144,7 +144,7 @@ def test_a_message_is_cogs_request_body_and_its_id_defaults_to_the_entry_id() ->
     [
         (None, "no 'value' field"),
         (b"\xff\xfe\x00garbage", "not valid JSON"),
-        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (b"[" * 100_000 + b"]" * 100_000, "nests deeper than"),
         (b'"just a string"', "must be a JSON object"),
         (b'{"input": [1, 2]}', "input"),
         (b'{"input": {}, "webhook": "file:///etc/passwd"}', "webhook"),
