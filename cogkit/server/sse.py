@@ -18,6 +18,8 @@ from collections import deque
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
+from cogkit.server.encoding import dumps
+
 if TYPE_CHECKING:
     from cogkit.server.prediction import Prediction
 
@@ -49,6 +51,13 @@ class EventStream:
         self.wake.set()
 
 
+def value_json(value: Any) -> str:
+    """One output or log value as a line of JSON (a file's data URI included)."""
+    if isinstance(value, str):
+        return json.dumps(value)
+    return dumps(value, verbatim=True).decode()
+
+
 def _event(name: str, data: bytes | str) -> bytes:
     text = data.decode() if isinstance(data, bytes) else data
     return f"event: {name}\ndata: {text}\n\n".encode()
@@ -64,7 +73,7 @@ async def sse_events(
         while items:
             kind, value = items.popleft()
             try:
-                data = json.dumps(value)
+                data = value_json(value)
             except (TypeError, ValueError, RecursionError):
                 continue  # the prediction fails for it; `completed` says so
             yield _event(kind, data)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from cogkit.server.http_errors import BadRequest, RequestInvalid
-from cogkit.server.prediction import MAX_DEPTH, REDACTED, FinishedCache, PredictionRequest, redact
+from cogkit.mode import Mode
+from cogkit.server.inputs import REDACTED, SchemaFacts
+from cogkit.server.prediction import MAX_DEPTH, FinishedCache, PredictionRequest
 
 
 def test_full_request_is_parsed() -> None:
@@ -52,9 +54,35 @@ def test_several_bad_fields_are_all_reported() -> None:
     assert {tuple(d["loc"]) for d in info.value.detail} == {("body", "input"), ("body", "webhook")}
 
 
+def _facts() -> SchemaFacts:
+    props = {
+        "token": {"type": "string", "format": "password"},
+        "image": {"type": "string", "format": "uri"},
+        "frames": {"type": "array", "items": {"type": "string", "format": "uri"}},
+        "prompt": {"type": "string"},
+    }
+    return SchemaFacts({"components": {"schemas": {"Input": {"properties": props}}}}, Mode.PREDICT)
+
+
 def test_secrets_are_redacted_in_the_echo() -> None:
-    assert redact({"token": "abc", "x": 1}, frozenset({"token"})) == {"token": REDACTED, "x": 1}
-    assert redact({"token": None}, frozenset({"token"})) == {"token": None}
+    facts = _facts()
+    assert facts.echo({"token": "abc", "prompt": 1}) == {"token": REDACTED, "prompt": 1}
+    assert facts.echo({"token": None}) == {"token": None}
+
+
+def test_long_data_uris_are_echoed_as_their_header_and_length_only() -> None:
+    facts = _facts()
+    big = "data:image/png;base64," + "A" * 10_000
+    small = "data:image/png;base64,iVBORw0KGgo="
+    sent = {"image": big, "frames": [small, big, None], "prompt": big, "token": "t"}
+    echoed = facts.echo(sent)
+    assert echoed["image"] == f"data:image/png;base64,... ({len(big)} characters)"
+    assert echoed["frames"] == [small, echoed["image"], None]
+    assert echoed["prompt"] == big  # not a file input: echoed as sent, however long
+    assert echoed["token"] == REDACTED
+    assert sent["image"] == big  # the prediction's own input is untouched
+    url = "https://example.com/" + "a" * 5000
+    assert facts.echo({"image": url})["image"] == url  # only data URIs are shortened
 
 
 @pytest.mark.parametrize("body", [b"{not json", b"\xff\xfe", b"[" * 100_000 + b"]" * 100_000])
