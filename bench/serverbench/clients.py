@@ -29,6 +29,10 @@ class ClientError(Exception):
     """The client cannot go on (too many connection errors, a response it cannot frame)."""
 
 
+class Refused(ClientError):
+    """The server answered 409: every slot was busy (coglet, just after the previous stream)."""
+
+
 @dataclass(frozen=True)
 class Call:
     """One HTTP request, the same every time it is sent."""
@@ -356,6 +360,8 @@ def stream_tokens(port: int, call: Call, *, quickack: bool) -> TokenStream:
                 if end < 0:
                     continue
                 head = bytes(raw[:end]).lower()
+                if head.startswith(b"http/1.1 409"):
+                    raise Refused(f"409 on port {port}")
                 if not head.startswith(b"http/1.1 200") or b"chunked" not in head:
                     raise ClientError(f"not a chunked event stream: {bytes(raw[:300])!r}")
                 del raw[: end + 4]

@@ -136,7 +136,9 @@ def render(results: list[Result]) -> str:
         lines += ["", f"{workload}: {title}"]
         lines += ["  ".join(cell.rjust(w) if i else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True)))
                   for row in rows]  # fmt: skip
-        counts = [f"{r.server} {r.statuses[workload]}" for r in results if r.statuses.get(workload)]
+        counts = [
+            f"{r.server} {r.statuses[key]}" for r in results if r.statuses.get(key := workload.split()[0])
+        ]
         if counts:
             lines.append("  statuses: " + "; ".join(counts))
     for r in results:

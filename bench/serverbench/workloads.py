@@ -16,6 +16,7 @@ from pathlib import Path
 from .clients import (
     Call,
     ClientError,
+    Refused,
     Sample,
     closed_loop,
     output_is,
@@ -245,6 +246,7 @@ def refusals(bench: Bench) -> None:
 # ---------------------------------------------------------------------------- streams
 
 
+STREAM_RETRIES = 50
 STREAM_PATTERNS = {"burst": {"tokens": 2000, "pause_ms": 0}, "paced": {"tokens": 200, "pause_ms": 5}}
 
 
@@ -263,7 +265,15 @@ def streams(bench: Bench) -> None:
 
                 def turn(server: RunningServer, result: Result, call: Call = call, quickack: bool = quickack,
                          key: str = f"{pattern}_{ack}", expected: int = inputs["tokens"]) -> None:  # fmt: skip
-                    got = stream_tokens(server.port, call, quickack=quickack)
+                    for _ in range(STREAM_RETRIES):
+                        try:
+                            got = stream_tokens(server.port, call, quickack=quickack)
+                            break
+                        except Refused:
+                            result.count("streams", {"409 (retried)": 1})
+                            time.sleep(0.005)
+                    else:
+                        raise ClientError(f"{key}: {STREAM_RETRIES} answers in a row were 409")
                     if len(got.tokens) != expected or not got.completed:
                         raise ClientError(
                             f"{key}: {len(got.tokens)} of {expected} tokens, completed={got.completed}"

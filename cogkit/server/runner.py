@@ -351,8 +351,10 @@ class PredictionRunner:
                 if failure is not None:
                     continue
                 try:
-                    value = await self.outputs.encode(event.value)
-                    pred.verbatim = pred.verbatim or value is not event.value  # data URIs of ours
+                    value = event.value
+                    if not isinstance(value, str):  # a token needs no encoding: the hot path of a stream
+                        value = await self.outputs.encode(value)
+                        pred.verbatim = pred.verbatim or value is not event.value  # data URIs of ours
                     pred.output_bytes += json_size(value)
                 except (TypeError, ValueError, RecursionError) as e:
                     failure = f"the output cannot be encoded as JSON: {type(e).__name__}"
@@ -374,6 +376,9 @@ class PredictionRunner:
                     pred.webhook.update("output")
                 if pred.stream is not None:
                     pred.stream.push("output", value)
+                    if len(pred.stream.pending) == 1 and not pred.stream.sent:
+                        # The first token leaves alone, before the rest of its batch is handled.
+                        await asyncio.sleep(0)
             elif isinstance(event, LogEvent):
                 pred.add_log(event.text, max_logs)
                 if pred.webhook is not None:

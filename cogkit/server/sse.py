@@ -34,6 +34,7 @@ class EventStream:
         self.capacity = capacity
         self.lagged = False
         self.completed = False
+        self.sent = False  # whether any event has gone out yet
         self.pending: deque[tuple[str, Any]] = deque()
         self.wake = asyncio.Event()
 
@@ -58,30 +59,38 @@ def value_json(value: Any) -> str:
     return dumps(value, verbatim=True).decode()
 
 
-def _event(name: str, data: bytes | str) -> bytes:
-    text = data.decode() if isinstance(data, bytes) else data
-    return f"event: {name}\ndata: {text}\n\n".encode()
+def _events(items: deque[tuple[str, Any]]) -> bytes:
+    """Every queued event, taken off the queue, as the bytes of one write."""
+    parts = []
+    while items:
+        kind, value = items.popleft()
+        try:
+            data = value_json(value)
+        except (TypeError, ValueError, RecursionError):
+            continue  # the prediction fails for it; `completed` says so
+        parts.append(f"event: {kind}\ndata: {data}\n\n")
+    return "".join(parts).encode()
 
 
 async def sse_events(
     pred: Prediction, stream: EventStream, keepalive: float = KEEPALIVE
 ) -> AsyncIterator[bytes]:
-    """Send the queued events until the prediction completes; the last event is the whole response."""
+    """Send the queued events until the prediction completes; the last event is the whole response.
+
+    Each wake-up sends everything queued by then in one write (a burst of tokens is a few
+    writes, not one per token), and the `completed` event rides with the last of them.
+    """
     items = stream.pending
     while True:
         stream.wake.clear()
-        while items:
-            kind, value = items.popleft()
-            try:
-                data = value_json(value)
-            except (TypeError, ValueError, RecursionError):
-                continue  # the prediction fails for it; `completed` says so
-            yield _event(kind, data)
-        if stream.completed and not items:
-            yield _event("completed", pred.encode())
+        chunk = _events(items)
+        if stream.completed:
+            yield chunk + b"event: completed\ndata: " + pred.encode() + b"\n\n"
             return
-        if items:
-            continue  # more arrived while the last event was being sent
+        if chunk:
+            stream.sent = True
+            yield chunk
+            continue  # more may have arrived while it was being sent
         try:
             await asyncio.wait_for(stream.wake.wait(), keepalive)
         except asyncio.TimeoutError:
