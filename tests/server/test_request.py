@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cogkit.server.http_errors import BadRequest, RequestInvalid
 from cogkit.mode import Mode
+from cogkit.server.http_errors import BadRequest, RequestInvalid
 from cogkit.server.inputs import REDACTED, SchemaFacts
 from cogkit.server.prediction import MAX_DEPTH, FinishedCache, PredictionRequest
 
@@ -122,3 +122,53 @@ def test_finished_cache_holds_its_byte_cap_for_the_newest_record_too() -> None:
         assert cache.bytes <= cache.max_bytes
     assert cache.get("small") is None  # the oldest went first
     assert cache.get("p49") is not None
+
+
+def test_a_kept_prediction_holds_only_its_body() -> None:
+    """Everything the record held is in the body; sealing lets go of the rest."""
+    from cogkit.server.prediction import Prediction
+
+    pred = Prediction(id="p", input={"x": "y" * 1000}, echo_input={"x": "y" * 1000}, created_at="t")
+    pred.output, pred.status, pred.completed_at = ["z" * 1000], "succeeded", "t"
+    pred.add_log("a log line\n", 1000)
+    body = pred.seal()
+    assert (pred.input, pred.echo_input, pred.output, list(pred.logs)) == ({}, {}, None, [])
+    assert b"y" * 1000 in body and b"z" * 1000 in body and b"a log line" in body
+    cache = FinishedCache(max_bytes=10_000)
+    cache.add("p", body)
+    assert cache.bytes == len(body) + len("p") + FinishedCache.OVERHEAD
+
+
+@pytest.mark.anyio
+async def test_big_bodies_are_spilled_to_disk_and_counted_the_same() -> None:
+    import asyncio
+
+    cache = FinishedCache(max_bytes=10_000, spill_bytes=1000)
+    big, small = b"b" * 3000, b"s" * 500
+    assert cache.add("big", big) and cache.add("small", small)
+    assert cache.get("big") == big  # kept in memory until written
+    for _ in range(1000):  # bounded: the default executor writes it
+        if cache.spilled:
+            break
+        await asyncio.sleep(0.01)
+    assert cache.spilled == 1
+    folder = cache._folder
+    assert folder is not None and len(list(folder.iterdir())) == 1
+    assert "big" not in {p.name for p in folder.iterdir()}  # random names, never the id
+    assert cache.get("big") == big and await cache.read("big") == big
+    assert await cache.read("small") == small
+    assert cache.bytes == 3000 + 500 + 3 + 5 + 2 * FinishedCache.OVERHEAD
+    for i in range(3):  # pushes the oldest (the spilled one) out: its file goes with it
+        cache.add(f"n{i}", b"n" * 2000)
+        await asyncio.sleep(0)
+    assert cache.get("big") is None
+    assert cache.bytes <= cache.max_bytes
+    await asyncio.sleep(0.2)
+    assert len(list(folder.iterdir())) == cache.spilled
+    cache.close()
+    assert not folder.exists() and len(cache) == 0
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
