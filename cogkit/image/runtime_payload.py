@@ -26,7 +26,17 @@ def package_dir() -> Path:
 # The distributions the prediction server imports. Only these go into an image's server venv:
 # the CLI's libraries (rich, click, jinja2, docker, …) would be dead weight there.
 SERVER_PACKAGES = frozenset(
-    {"fastapi", "uvicorn", "uvloop", "httptools", "httpx", "prometheus-client", "redis", "stamina"}
+    {
+        "fastapi",
+        "uvicorn",
+        "uvloop",
+        "httptools",
+        "httpx",
+        "prometheus-client",
+        "pybase64",
+        "redis",
+        "stamina",
+    }
 )
 
 

@@ -11,6 +11,7 @@ Predictions and trainings share one set of handlers (`ModeRoutes`), parameterise
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -25,6 +26,7 @@ from cogkit.server.prediction import Prediction, PredictionRequest
 from cogkit.server.state import ServerState
 
 JSON = "application/json"
+LARGE_BODY = 1 << 20  # bytes of request body parsed on a thread
 Handler = Callable[[Request], Awaitable[Response]]
 
 
@@ -61,7 +63,15 @@ class ModeRoutes:
     async def _create(self, request: Request, path_id: str | None) -> Response:
         """Sync (wait, 200), async (`Prefer: respond-async`, 202) or SSE streaming."""
         runner = _state(request).runner(self.mode)
-        parsed = PredictionRequest.parse(await request.body(), path_id=path_id)
+        body = b"".join([chunk async for chunk in request.stream()])  # not kept on the request
+        busy = runner.refuse_early(path_id, body)
+        if busy is not None:
+            return Response(busy, status_code=409, media_type=JSON)
+        if len(body) > LARGE_BODY:  # tens of milliseconds of JSON: not on the event loop
+            parsed = await asyncio.to_thread(PredictionRequest.parse, body, path_id=path_id)
+        else:
+            parsed = PredictionRequest.parse(body, path_id=path_id)
+        del body
         headers = request.headers
         respond_async = "respond-async" in headers.get("prefer", "")
         stream = not respond_async and "text/event-stream" in headers.get("accept", "")
@@ -81,7 +91,7 @@ class ModeRoutes:
 
     async def get(self, request: Request) -> Response:
         runner = _state(request).runner(self.mode)
-        return Response(runner.response(request.path_params[self.mode.id_param]), media_type=JSON)
+        return Response(await runner.response(request.path_params[self.mode.id_param]), media_type=JSON)
 
     async def cancel(self, request: Request) -> Response:
         await _state(request).runner(self.mode).cancel(request.path_params[self.mode.id_param])

@@ -10,14 +10,15 @@ the input and never show a URL's credentials or signature.
 from __future__ import annotations
 
 import asyncio
-import base64
 import binascii
 import mimetypes
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit
+from typing import TYPE_CHECKING, Any, BinaryIO
+from urllib.parse import unquote, unquote_to_bytes, urlsplit
+
+import pybase64
 
 from cogkit.server.http_errors import InputInvalid
 from cogkit.server.redact import redact_text, redact_url
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _CHUNK = 1 << 16
 PER_PREDICTION = 8
+_MAX_HEADER = 1024  # a data URI's media type and parameters, up to the comma
+_B64_CHUNK = 1 << 20  # characters of base64 decoded at a time
+_NOT_BASE64 = re.compile(r"[^A-Za-z0-9+/=]+")
 
 
 def file_fields(openapi: Mapping[str, Any], component: str = "Input") -> dict[str, bool]:
@@ -139,21 +143,51 @@ async def _fetch(url: str, field: str, client: LazyClient, folder: Path, max_byt
 
 
 def _write_data_uri(uri: str, field: str, folder: Path, max_bytes: int) -> Path:
-    header, sep, payload = uri[5:].partition(",")
-    if not sep:
+    """Decode a data URI into a file a chunk at a time (blocking: use a thread)."""
+    comma = uri.find(",", 5, _MAX_HEADER)
+    if comma < 0:
         raise InputInvalid(field, "malformed data URI: no ',' between the header and the data")
-    media, _, params = header.partition(";")
-    try:
-        data = (
-            base64.b64decode(payload, validate=False)
-            if params.endswith("base64")
-            else unquote(payload).encode("latin-1", "replace")
-        )
-    except (binascii.Error, ValueError) as e:
-        raise InputInvalid(field, f"malformed base64 in data URI: {e}") from e
-    if len(data) > max_bytes:
-        raise InputInvalid(field, f"data URI is larger than the {max_bytes}-byte limit")
+    media, _, params = uri[5:comma].partition(";")
     ext = mimetypes.guess_extension(media or "application/octet-stream") or ""
     target = folder / f"{safe_name(field, 'input')}{ext}"
-    target.write_bytes(data)
+    with target.open("wb") as out:
+        if params.endswith("base64"):
+            written = _decode_base64(uri, comma + 1, out, field, max_bytes)
+        else:
+            if (len(uri) - comma - 1) // 3 > max_bytes:  # each %XX is one byte: it cannot fit
+                raise InputInvalid(field, f"data URI is larger than the {max_bytes}-byte limit")
+            written = out.write(unquote_to_bytes(uri[comma + 1 :]))
+    if written > max_bytes:
+        raise InputInvalid(field, f"data URI is larger than the {max_bytes}-byte limit")
     return target
+
+
+def _decode_base64(uri: str, start: int, out: BinaryIO, field: str, max_bytes: int) -> int:
+    """Decode `uri[start:]` into `out` in chunks of whole 4-character groups; the bytes written.
+
+    Characters outside the base64 alphabet (line breaks, spaces) are skipped, as most decoders
+    do: a chunk is decoded strictly as it is, and only when that fails is it cleaned and
+    decoded strictly again. Padding is accepted only at the end; the size limit is checked as
+    it goes.
+    """
+    written = 0
+    carry = ""
+    for offset in range(start, len(uri), _B64_CHUNK):
+        text = carry + uri[offset : offset + _B64_CHUNK]
+        whole = len(text) - len(text) % 4
+        try:
+            data = pybase64.b64decode(text[:whole], validate=True)
+        except binascii.Error:
+            text = _NOT_BASE64.sub("", text)
+            whole = len(text) - len(text) % 4
+            try:
+                data = pybase64.b64decode(text[:whole], validate=True)
+            except binascii.Error as e:
+                raise InputInvalid(field, f"malformed base64 in data URI: {e}") from None
+        carry = text[whole:]
+        written += out.write(data)
+        if written > max_bytes:
+            raise InputInvalid(field, f"data URI is larger than the {max_bytes}-byte limit")
+    if _NOT_BASE64.sub("", carry):
+        raise InputInvalid(field, "malformed base64 in data URI: its length is not a multiple of 4")
+    return written

@@ -1,4 +1,5 @@
-"""What a runner needs from the worker's input schema: file fields, secrets, URL checks.
+"""What a runner needs from the worker's input schema: file fields, secrets, URL checks, and
+the input as the response echoes it.
 
 Computed once per worker schema, so the request path only looks things up.
 """
@@ -12,6 +13,12 @@ from cogkit.mode import Mode
 from cogkit.server.downloads import file_fields
 from cogkit.server.http_errors import InputInvalid, RequestInvalid
 from cogkit.server.redact import redact_url
+
+REDACTED = "**********"
+# A data URI longer than this is echoed as its header and its length only: Cog 0.14 echoes
+# inputs whole, coglet 0.23.1 none at all; a file's megabytes in every response, webhook and
+# kept prediction help no one (docs/http-api.md, "Response").
+ECHO_DATA_URI_CHARS = 4096
 
 
 class SchemaFacts:
@@ -27,6 +34,31 @@ class SchemaFacts:
 
     def has_files(self, inputs: Mapping[str, Any]) -> bool:
         return bool(self.files) and any(inputs.get(name) is not None for name in self.files)
+
+    def echo(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        """The input as responses show it: `Secret` values redacted, long data URIs shortened."""
+        if not self.secrets.intersection(inputs) and not self.has_files(inputs):
+            return inputs
+        echoed = dict(inputs)
+        for name in self.secrets.intersection(inputs):
+            if inputs[name] is not None:
+                echoed[name] = REDACTED
+        for name, is_list in self.files.items():
+            value = inputs.get(name)
+            if isinstance(value, str):
+                echoed[name] = _shortened(value)
+            elif is_list and isinstance(value, list):
+                echoed[name] = [_shortened(v) if isinstance(v, str) else v for v in value]
+        return echoed
+
+
+def _shortened(url: str) -> str:
+    """`data:image/png;base64,... (7340032 characters)` for a long data URI; anything else as is."""
+    if len(url) <= ECHO_DATA_URI_CHARS or not url.startswith("data:"):
+        return url
+    comma = url.find(",", 5, 1024)
+    header = url[: comma + 1] if comma > 0 else "data:"
+    return f"{header}... ({len(url)} characters)"
 
 
 def check_file_urls(inputs: dict[str, Any], facts: SchemaFacts, aims_at_self: Callable[[str], bool]) -> None:

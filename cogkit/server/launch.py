@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from cogkit.mode import Mode
-from cogkit.server import redact
+from cogkit.server import memory, redact
 from cogkit.server.config import ServerConfig, resolve_config
 from cogkit.server.supervisor import WorkerSupervisor
 
@@ -58,6 +58,7 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
 def run(config: ServerConfig) -> None:
     """Block running the server described by `config` (on uvloop when it is installed)."""
     configure_logging()
+    memory.unmap_big_buffers()
     _run(main(config))
 
 

@@ -190,6 +190,8 @@ async def serve_forever(config: ServerConfig, supervisors: dict[Mode, WorkerSupe
             *(supervisor.stop(FLUSH) for supervisor in supervisors.values()),
         )
         await outbound.aclose()
+        for runner in runners.values():
+            runner.finished.close()
 
 
 def _on_sighup(loop: asyncio.AbstractEventLoop, runners: list[PredictionRunner]) -> signal.Handlers | None:

@@ -11,7 +11,6 @@ loop and at most `max_file_bytes` of it. Uploads stream from the same checked de
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import functools
 import mimetypes
@@ -21,14 +20,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+import pybase64
+
 from cogkit.server.downloads import safe_name
+from cogkit.server.encoding import JsonText
 from cogkit.server.http_errors import OutputInvalid, UploadFailed
 from cogkit.server.redact import redact_text, redact_url
 
 if TYPE_CHECKING:
     from cogkit.server.outbound import LazyClient
 
-_CHUNK = 1 << 20
+_CHUNK = 3 << 18  # 768 KiB: whole 3-byte groups, 1 MiB of base64
 _PSEUDO_ROOTS = ("/proc", "/sys")
 
 
@@ -55,22 +57,28 @@ def open_regular(path: Path) -> tuple[int, int]:
     return fd, info.st_size
 
 
-def read_capped(path: Path, limit: int) -> bytes:
-    """The whole file, or OutputInvalid if it holds more than `limit` bytes (blocking: use a thread)."""
+def data_uri(path: Path, limit: int) -> JsonText:
+    """The file as a data URI, encoded a chunk at a time (blocking: use a thread); OutputInvalid
+    if it holds more than `limit` bytes. Only the URI itself is ever whole in memory."""
+    mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     fd, size = open_regular(path)
+    parts = [f"data:{mime};base64,".encode()]
+    total = 0
     try:
         if size > limit:
             raise OutputInvalid(_too_big(path, limit))
-        chunks: list[bytes] = []
-        total = 0
-        while chunk := os.read(fd, min(_CHUNK, limit + 1 - total)):
-            chunks.append(chunk)
-            total += len(chunk)
-            if total > limit:  # the file grew after fstat
-                raise OutputInvalid(_too_big(path, limit))
-        return b"".join(chunks)
+        with os.fdopen(fd, "rb", buffering=0, closefd=False) as raw:
+            chunk = bytearray(_CHUNK)
+            while filled := raw.readinto(chunk) or 0:
+                while filled < _CHUNK and (more := raw.readinto(memoryview(chunk)[filled:])):
+                    filled += more  # a short read: base64 needs whole 3-byte groups until the end
+                total += filled
+                if total > limit:  # the file grew after fstat
+                    raise OutputInvalid(_too_big(path, limit))
+                parts.append(pybase64.b64encode(memoryview(chunk)[:filled]))
     finally:
         os.close(fd)
+    return JsonText(b"".join(parts))
 
 
 def _too_big(path: Path, limit: int) -> str:
@@ -78,11 +86,6 @@ def _too_big(path: Path, limit: int) -> str:
         f"output file {path.name!r} is larger than {limit} bytes (COGKIT_MAX_OUTPUT_FILE_BYTES); "
         "start the server with --upload-url to return large files by URL"
     )
-
-
-def data_uri(path: Path, limit: int) -> str:
-    mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    return f"data:{mime};base64,{base64.b64encode(read_capped(path, limit)).decode('ascii')}"
 
 
 class OutputEncoder:

@@ -7,21 +7,23 @@ still come back in FastAPI's `detail` shape so Cog clients read them the same wa
 from __future__ import annotations
 
 import asyncio
-import json
+import shutil
+import tempfile
 import time
 import uuid
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cogkit.server.encoding import JsonText, dumps, loads
 from cogkit.server.http_errors import BadRequest, RequestInvalid
 from cogkit.server.webhooks import EVENTS, WebhookChannel
 
 if TYPE_CHECKING:
     from cogkit.server.sse import EventStream
 
-REDACTED = "**********"
 # Deeper input is refused (422): no real model takes it, and past Python's recursion limit it
 # would break validation, the worker's encoder or ours.
 MAX_DEPTH = 64
@@ -54,7 +56,7 @@ class PredictionRequest:
         """Decode and check a request body: BadRequest (400) when it is not JSON, else
         RequestInvalid (422) with one entry per bad field."""
         try:
-            data = json.loads(body) if body else {}
+            data = loads(body) if body else {}
         except (ValueError, UnicodeDecodeError) as e:
             raise BadRequest(f"the request body is not valid JSON: {e}") from None
         except RecursionError:
@@ -129,9 +131,11 @@ def json_size(value: Any) -> int:
     """About how many bytes `value` takes in the response: cheap for the common str output."""
     if isinstance(value, str):
         return len(value) + 2
+    if isinstance(value, JsonText):
+        return len(value.data) + 2
     if value is None or isinstance(value, bool | int | float):
         return 8
-    return len(json.dumps(value))
+    return len(dumps(value, verbatim=True))
 
 
 @dataclass(slots=True)
@@ -161,6 +165,7 @@ class Prediction:
     log_bytes: int = 0
     logs_dropped: int = 0
     body: bytes | None = None
+    verbatim: bool = False  # the output may hold data URIs cogkit encoded (encoding.JsonText)
 
     @property
     def finished(self) -> bool:
@@ -199,7 +204,7 @@ class Prediction:
         """The response body; once the prediction is complete it never changes, so it is kept."""
         if self.body is not None:
             return self.body
-        data = json.dumps(self.to_json()).encode()
+        data = dumps(self.to_json(), verbatim=self.verbatim)
         if self.completed_at is not None:
             self.body = data
         return data
@@ -222,39 +227,101 @@ class FinishedCache:
     Only the encoded body is kept, and its size is what is counted (the echoed input, output,
     logs and error are all in it), plus a fixed overhead per entry. A body larger than the
     whole cap is not kept at all: the cap holds always, for the newest record too.
+
+    A body above `spill_bytes` (a data URI output, say) moves to a file in a private directory
+    as soon as a thread has written it, and is read back when asked for: a burst of big
+    predictions leaves the server's memory as it found it. It counts against the cap the same,
+    which then bounds the disk it takes. File names are random, never a prediction id.
     """
 
     OVERHEAD = 256
+    SPILL_BYTES = 1 << 20
 
-    def __init__(self, max_bytes: int, max_count: int = 1000) -> None:
+    def __init__(self, max_bytes: int, max_count: int = 1000, spill_bytes: int = SPILL_BYTES) -> None:
         self.max_bytes = max_bytes
         self.max_count = max_count
+        self.spill_bytes = spill_bytes
         self.bytes = 0
-        self._bodies: OrderedDict[str, bytes] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[bytes | Path, int]] = OrderedDict()  # id -> (body, size)
+        self._folder: Path | None = None
 
     def __len__(self) -> int:
-        return len(self._bodies)
+        return len(self._entries)
+
+    def __contains__(self, prediction_id: object) -> bool:
+        return prediction_id in self._entries
+
+    @property
+    def spilled(self) -> int:
+        """How many bodies are on disk now."""
+        return sum(isinstance(body, Path) for body, _ in self._entries.values())
 
     def get(self, prediction_id: str) -> bytes | None:
-        return self._bodies.get(prediction_id)
+        """The body; a spilled one is read back here (for an idempotent PUT: use `read` elsewhere)."""
+        entry = self._entries.get(prediction_id)
+        if entry is None:
+            return None
+        return _read(entry[0]) if isinstance(entry[0], Path) else entry[0]
+
+    async def read(self, prediction_id: str) -> bytes | None:
+        """`get`, reading a spilled body on a thread."""
+        entry = self._entries.get(prediction_id)
+        if entry is None or not isinstance(entry[0], Path):
+            return None if entry is None else entry[0]
+        return await asyncio.to_thread(_read, entry[0])
 
     def add(self, prediction_id: str, body: bytes) -> bool:
         size = len(body) + len(prediction_id) + self.OVERHEAD
         if size > self.max_bytes:
             return False
-        old = self._bodies.pop(prediction_id, None)
-        if old is not None:
-            self.bytes -= len(old) + len(prediction_id) + self.OVERHEAD
-        self._bodies[prediction_id] = body
+        self._drop(prediction_id)
+        self._entries[prediction_id] = (body, size)
         self.bytes += size
-        while self.bytes > self.max_bytes or len(self._bodies) > self.max_count:
-            key, evicted = self._bodies.popitem(last=False)
-            self.bytes -= len(evicted) + len(key) + self.OVERHEAD
+        while self.bytes > self.max_bytes or len(self._entries) > self.max_count:
+            self._drop(next(iter(self._entries)))
+        if len(body) > self.spill_bytes:
+            self._spill(prediction_id, body)
         return True
 
+    def close(self) -> None:
+        """Forget everything and remove the spilled files (at shutdown)."""
+        self._entries.clear()
+        self.bytes = 0
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+            self._folder = None
 
-def redact(inputs: dict[str, Any], secrets: frozenset[str]) -> dict[str, Any]:
-    """The input as echoed back: `Secret` values are never returned."""
-    if not secrets or not secrets.intersection(inputs):
-        return inputs
-    return {k: (REDACTED if k in secrets and v is not None else v) for k, v in inputs.items()}
+    def _drop(self, prediction_id: str) -> None:
+        entry = self._entries.pop(prediction_id, None)
+        if entry is not None:
+            self.bytes -= entry[1]
+            if isinstance(entry[0], Path):
+                entry[0].unlink(missing_ok=True)
+
+    def _spill(self, prediction_id: str, body: bytes) -> None:
+        if self._folder is None:
+            self._folder = Path(tempfile.mkdtemp(prefix="cogkit-finished-"))
+        path = self._folder / uuid.uuid4().hex
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no event loop (a plain caller): write it here
+            path.write_bytes(body)
+            self._spilled(prediction_id, body, path, None)
+            return
+        written = loop.run_in_executor(None, path.write_bytes, body)
+        written.add_done_callback(lambda done: self._spilled(prediction_id, body, path, done.exception()))
+
+    def _spilled(self, prediction_id: str, body: bytes, path: Path, error: BaseException | None) -> None:
+        """The file is written: it replaces the body, unless the entry went (or failed to write)."""
+        entry = self._entries.get(prediction_id)
+        if error is None and entry is not None and entry[0] is body:
+            self._entries[prediction_id] = (path, entry[1])
+        else:
+            path.unlink(missing_ok=True)
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:  # removed meanwhile (evicted, or the server is shutting down)
+        return None

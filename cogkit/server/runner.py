@@ -14,6 +14,7 @@ prediction the worker will not let go of is ended by the server (`abort`).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import shutil
 import tempfile
@@ -42,7 +43,6 @@ from cogkit.server.prediction import (
     json_size,
     new_id,
     now_iso,
-    redact,
 )
 from cogkit.server.sse import EventStream
 from cogkit.server.supervisor import NotServing, WorkerSupervisor
@@ -92,20 +92,44 @@ class PredictionRunner:
         self._duration = metrics.prediction_time.labels(self.kind)
         self._outcomes: dict[str, Any] = {}
         self._cancels: set[asyncio.Task[None]] = set()
+        self._busy_body: tuple[int, bytes] = (0, b"")  # (slots, the 409 body), built once per limit
 
     @property
     def busy(self) -> bool:
         return self.in_use >= self.supervisor.limit
 
-    def response(self, prediction_id: str) -> bytes:
+    async def response(self, prediction_id: str) -> bytes:
         """GET: the prediction as it stands."""
         pred = self._live.get(prediction_id)
         if pred is not None:
             return pred.encode()
-        body = self.finished.get(prediction_id)
+        body = await self.finished.read(prediction_id)
         if body is None:
             raise NotFound(f"no {self.kind} with id {prediction_id!r}")
         return body
+
+    def refuse_early(self, path_id: str | None, body: bytes) -> bytes | None:
+        """The 409 body when every slot is busy, decided before the body is parsed or validated
+        (the cheapest answer under overload); None when the request must go the full way.
+
+        A request that may name a known prediction goes the full way, so an idempotent PUT or
+        POST of a known id is still answered with that prediction: by its path id, or when the
+        body holds an `"id"` key at all (parsing it would cost what this saves).
+        """
+        if not self.accepting or self.in_use < self.supervisor.limit:
+            return None
+        if path_id is not None and self._existing(path_id) is not None:
+            return None
+        if path_id is None and b'"id"' in body:
+            return None
+        self._rejected_busy.inc()
+        limit = self.supervisor.limit
+        if self._busy_body[0] != limit:
+            self._busy_body = (limit, json.dumps({"detail": str(self._slots_busy())}).encode())
+        return self._busy_body[1]
+
+    def _slots_busy(self) -> SlotsBusy:
+        return SlotsBusy(f"Already running a {self.kind}: all {self.supervisor.limit} slot(s) are busy")
 
     # -- admission -------------------------------------------------------------------------------
 
@@ -200,13 +224,13 @@ class PredictionRunner:
             return existing, None
         if self.in_use >= self.supervisor.limit:
             self._rejected_busy.inc()
-            raise SlotsBusy(f"Already running a {self.kind}: all {self.supervisor.limit} slot(s) are busy")
+            raise self._slots_busy()
         self.in_use += 1
         self._in_flight.inc()
         pred = Prediction(
             id=request.id or new_id(),
             input=inputs,
-            echo_input=redact(request.input, facts.secrets),
+            echo_input=facts.echo(request.input),
             created_at=now_iso(),
             context=request.context,
         )
@@ -327,7 +351,10 @@ class PredictionRunner:
                 if failure is not None:
                     continue
                 try:
-                    value = await self.outputs.encode(event.value)
+                    value = event.value
+                    if not isinstance(value, str):  # a token needs no encoding: the hot path of a stream
+                        value = await self.outputs.encode(value)
+                        pred.verbatim = pred.verbatim or value is not event.value  # data URIs of ours
                     pred.output_bytes += json_size(value)
                 except (TypeError, ValueError, RecursionError) as e:
                     failure = f"the output cannot be encoded as JSON: {type(e).__name__}"
@@ -349,6 +376,9 @@ class PredictionRunner:
                     pred.webhook.update("output")
                 if pred.stream is not None:
                     pred.stream.push("output", value)
+                    if len(pred.stream.pending) == 1 and not pred.stream.sent:
+                        # The first token leaves alone, before the rest of its batch is handled.
+                        await asyncio.sleep(0)
             elif isinstance(event, LogEvent):
                 pred.add_log(event.text, max_logs)
                 if pred.webhook is not None:

@@ -18,6 +18,8 @@ from collections import deque
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
+from cogkit.server.encoding import dumps
+
 if TYPE_CHECKING:
     from cogkit.server.prediction import Prediction
 
@@ -32,6 +34,7 @@ class EventStream:
         self.capacity = capacity
         self.lagged = False
         self.completed = False
+        self.sent = False  # whether any event has gone out yet
         self.pending: deque[tuple[str, Any]] = deque()
         self.wake = asyncio.Event()
 
@@ -49,30 +52,45 @@ class EventStream:
         self.wake.set()
 
 
-def _event(name: str, data: bytes | str) -> bytes:
-    text = data.decode() if isinstance(data, bytes) else data
-    return f"event: {name}\ndata: {text}\n\n".encode()
+def value_json(value: Any) -> str:
+    """One output or log value as a line of JSON (a file's data URI included)."""
+    if isinstance(value, str):
+        return json.dumps(value)
+    return dumps(value, verbatim=True).decode()
+
+
+def _events(items: deque[tuple[str, Any]]) -> bytes:
+    """Every queued event, taken off the queue, as the bytes of one write."""
+    parts = []
+    while items:
+        kind, value = items.popleft()
+        try:
+            data = value_json(value)
+        except (TypeError, ValueError, RecursionError):
+            continue  # the prediction fails for it; `completed` says so
+        parts.append(f"event: {kind}\ndata: {data}\n\n")
+    return "".join(parts).encode()
 
 
 async def sse_events(
     pred: Prediction, stream: EventStream, keepalive: float = KEEPALIVE
 ) -> AsyncIterator[bytes]:
-    """Send the queued events until the prediction completes; the last event is the whole response."""
+    """Send the queued events until the prediction completes; the last event is the whole response.
+
+    Each wake-up sends everything queued by then in one write (a burst of tokens is a few
+    writes, not one per token), and the `completed` event rides with the last of them.
+    """
     items = stream.pending
     while True:
         stream.wake.clear()
-        while items:
-            kind, value = items.popleft()
-            try:
-                data = json.dumps(value)
-            except (TypeError, ValueError, RecursionError):
-                continue  # the prediction fails for it; `completed` says so
-            yield _event(kind, data)
-        if stream.completed and not items:
-            yield _event("completed", pred.encode())
+        chunk = _events(items)
+        if stream.completed:
+            yield chunk + b"event: completed\ndata: " + pred.encode() + b"\n\n"
             return
-        if items:
-            continue  # more arrived while the last event was being sent
+        if chunk:
+            stream.sent = True
+            yield chunk
+            continue  # more may have arrived while it was being sent
         try:
             await asyncio.wait_for(stream.wake.wait(), keepalive)
         except asyncio.TimeoutError:

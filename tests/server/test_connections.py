@@ -225,3 +225,50 @@ def test_a_download_redirected_to_the_server_is_refused(server: Any) -> None:
         body = s.client.post("/predictions", json={"input": {"image": r.url + "/bounce"}}).json()
     assert body["status"] == "failed"
     assert "403" in body["error"]
+
+
+def test_accepted_connections_have_nagle_off() -> None:
+    """TCP_NODELAY on the server's sockets (the event loop sets it; this guards the protocol
+    the server runs on): an SSE token is written at once, not held for the client's ACK."""
+    import asyncio
+
+    import uvicorn
+    import uvloop
+    from uvicorn.server import ServerState
+
+    from cogkit.server.connections import ConnectionGuard
+    from cogkit.server.limits import Limits
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        return None
+
+    config = uvicorn.Config(app, lifespan="off", log_config=None)
+    config.load()
+    guard = ConnectionGuard(Limits(), (b"x-cogkit-test", b"1"))
+    made: list[Any] = []
+
+    def factory() -> Any:
+        made.append(guard.protocol_factory()(config=config, server_state=ServerState(), app_state={}))
+        return made[-1]
+
+    async def main() -> int:
+        server = await asyncio.get_running_loop().create_server(factory, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        for _ in range(500):  # bounded: the accept is a loop iteration or two away
+            if made:
+                break
+            await asyncio.sleep(0.01)
+        sock = made[0].transport.get_extra_info("socket")
+        flag = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        writer.close()
+        server.close()
+        return flag
+
+    for new_loop in (uvloop.new_event_loop, asyncio.new_event_loop):
+        loop = new_loop()
+        try:
+            made.clear()
+            assert loop.run_until_complete(main()) == 1
+        finally:
+            loop.close()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from cogkit.mode import Mode
 from cogkit.server.http_errors import BadRequest, RequestInvalid
-from cogkit.server.prediction import MAX_DEPTH, REDACTED, FinishedCache, PredictionRequest, redact
+from cogkit.server.inputs import REDACTED, SchemaFacts
+from cogkit.server.prediction import MAX_DEPTH, FinishedCache, PredictionRequest
 
 
 def test_full_request_is_parsed() -> None:
@@ -52,9 +54,35 @@ def test_several_bad_fields_are_all_reported() -> None:
     assert {tuple(d["loc"]) for d in info.value.detail} == {("body", "input"), ("body", "webhook")}
 
 
+def _facts() -> SchemaFacts:
+    props = {
+        "token": {"type": "string", "format": "password"},
+        "image": {"type": "string", "format": "uri"},
+        "frames": {"type": "array", "items": {"type": "string", "format": "uri"}},
+        "prompt": {"type": "string"},
+    }
+    return SchemaFacts({"components": {"schemas": {"Input": {"properties": props}}}}, Mode.PREDICT)
+
+
 def test_secrets_are_redacted_in_the_echo() -> None:
-    assert redact({"token": "abc", "x": 1}, frozenset({"token"})) == {"token": REDACTED, "x": 1}
-    assert redact({"token": None}, frozenset({"token"})) == {"token": None}
+    facts = _facts()
+    assert facts.echo({"token": "abc", "prompt": 1}) == {"token": REDACTED, "prompt": 1}
+    assert facts.echo({"token": None}) == {"token": None}
+
+
+def test_long_data_uris_are_echoed_as_their_header_and_length_only() -> None:
+    facts = _facts()
+    big = "data:image/png;base64," + "A" * 10_000
+    small = "data:image/png;base64,iVBORw0KGgo="
+    sent = {"image": big, "frames": [small, big, None], "prompt": big, "token": "t"}
+    echoed = facts.echo(sent)
+    assert echoed["image"] == f"data:image/png;base64,... ({len(big)} characters)"
+    assert echoed["frames"] == [small, echoed["image"], None]
+    assert echoed["prompt"] == big  # not a file input: echoed as sent, however long
+    assert echoed["token"] == REDACTED
+    assert sent["image"] == big  # the prediction's own input is untouched
+    url = "https://example.com/" + "a" * 5000
+    assert facts.echo({"image": url})["image"] == url  # only data URIs are shortened
 
 
 @pytest.mark.parametrize("body", [b"{not json", b"\xff\xfe", b"[" * 100_000 + b"]" * 100_000])
@@ -94,3 +122,53 @@ def test_finished_cache_holds_its_byte_cap_for_the_newest_record_too() -> None:
         assert cache.bytes <= cache.max_bytes
     assert cache.get("small") is None  # the oldest went first
     assert cache.get("p49") is not None
+
+
+def test_a_kept_prediction_holds_only_its_body() -> None:
+    """Everything the record held is in the body; sealing lets go of the rest."""
+    from cogkit.server.prediction import Prediction
+
+    pred = Prediction(id="p", input={"x": "y" * 1000}, echo_input={"x": "y" * 1000}, created_at="t")
+    pred.output, pred.status, pred.completed_at = ["z" * 1000], "succeeded", "t"
+    pred.add_log("a log line\n", 1000)
+    body = pred.seal()
+    assert (pred.input, pred.echo_input, pred.output, list(pred.logs)) == ({}, {}, None, [])
+    assert b"y" * 1000 in body and b"z" * 1000 in body and b"a log line" in body
+    cache = FinishedCache(max_bytes=10_000)
+    cache.add("p", body)
+    assert cache.bytes == len(body) + len("p") + FinishedCache.OVERHEAD
+
+
+@pytest.mark.anyio
+async def test_big_bodies_are_spilled_to_disk_and_counted_the_same() -> None:
+    import asyncio
+
+    cache = FinishedCache(max_bytes=10_000, spill_bytes=1000)
+    big, small = b"b" * 3000, b"s" * 500
+    assert cache.add("big", big) and cache.add("small", small)
+    assert cache.get("big") == big  # kept in memory until written
+    for _ in range(1000):  # bounded: the default executor writes it
+        if cache.spilled:
+            break
+        await asyncio.sleep(0.01)
+    assert cache.spilled == 1
+    folder = cache._folder
+    assert folder is not None and len(list(folder.iterdir())) == 1
+    assert "big" not in {p.name for p in folder.iterdir()}  # random names, never the id
+    assert cache.get("big") == big and await cache.read("big") == big
+    assert await cache.read("small") == small
+    assert cache.bytes == 3000 + 500 + 3 + 5 + 2 * FinishedCache.OVERHEAD
+    for i in range(3):  # pushes the oldest (the spilled one) out: its file goes with it
+        cache.add(f"n{i}", b"n" * 2000)
+        await asyncio.sleep(0)
+    assert cache.get("big") is None
+    assert cache.bytes <= cache.max_bytes
+    await asyncio.sleep(0.2)
+    assert len(list(folder.iterdir())) == cache.spilled
+    cache.close()
+    assert not folder.exists() and len(cache) == 0
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"

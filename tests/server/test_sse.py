@@ -45,6 +45,35 @@ async def test_a_client_that_falls_behind_gets_completed_with_everything() -> No
     assert stream.lagged and len(stream.pending) == 3
     pred.output, pred.status, pred.completed_at = list(range(1000)), "succeeded", "later"
     stream.complete()
+    events = b"".join([frame async for frame in sse_events(pred, stream)]).split(b"\n\n")[:-1]
+    assert [e.split(b"\n", 1)[0] for e in events] == [b"event: output"] * 3 + [b"event: completed"]
+    assert b"999" in events[-1]
+
+
+async def test_queued_events_go_out_together_in_order_and_complete() -> None:
+    pred, stream = _prediction(), EventStream(10_000)
+    for n in range(500):
+        stream.push("output", f"t{n}")
+    stream.push("log", "a line\n")
+    pred.status, pred.completed_at = "succeeded", "later"
+    stream.complete()
     frames = [frame async for frame in sse_events(pred, stream)]
-    assert [f.split(b"\n", 1)[0] for f in frames] == [b"event: output"] * 3 + [b"event: completed"]
-    assert b"999" in frames[-1]
+    assert len(frames) == 1  # everything queued when the sender woke: one write
+    events = frames[0].split(b"\n\n")[:-1]
+    assert events[:500] == [f'event: output\ndata: "t{n}"'.encode() for n in range(500)]
+    assert events[500] == b'event: log\ndata: "a line\\n"'
+    assert events[501].startswith(b"event: completed\ndata: {")
+
+
+async def test_a_lone_token_is_sent_without_waiting_for_more() -> None:
+    pred, stream = _prediction(), EventStream(10)
+    frames = sse_events(pred, stream)
+    waiting = asyncio.ensure_future(_next(frames))
+    await asyncio.sleep(0)  # the sender is now waiting for events
+    stream.push("output", "only")
+    assert await waiting == b'event: output\ndata: "only"\n\n'  # nothing else was pushed
+    stream.push("output", "next")
+    assert await _next(frames) == b'event: output\ndata: "next"\n\n'
+    pred.status, pred.completed_at = "succeeded", "later"
+    stream.complete()
+    assert (await _next(frames)).startswith(b"event: completed\n")
