@@ -54,9 +54,12 @@ def test_the_first_intermediate_webhook_goes_out_before_completed(server: Any) -
     assert statuses[0] == "processing"  # `start`
     intermediate = [g.json() for g in got[1:-1]]
     assert intermediate, f"no output/logs webhook before completed: {statuses}"
-    # The first went out at once (before the second item, 0.2 s later), not after 0.5 s.
-    assert intermediate[0]["output"] in (None, ["w0 "])
-    assert intermediate[0]["logs"] == "tick 0\n"
+    # The first went out at once (before the second item, 0.2 s later), not after 0.5 s. It carries
+    # the first item or the first log line, whichever reached the server first: the model's
+    # prints travel through its output pipes, its yields straight over the socket.
+    first = intermediate[0]
+    assert first["output"] in (None, ["w0 "]) and first["logs"] in ("", "tick 0\n"), first
+    assert first["output"] or first["logs"], first
     assert got[-1].json()["output"] == ["w0 ", "w1 ", "w2 "]
 
 
