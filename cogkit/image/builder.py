@@ -101,6 +101,8 @@ def build(
         args = [cli.path, "build", "-f", str(dockerfile), "-t", tag, "--iidfile", str(iidfile)]
         if cli.kind == "buildkit":
             args.append("--progress=plain")
+        else:  # the legacy builder keeps a failed step's container unless told otherwise
+            args.append("--force-rm")
         if no_cache:
             args.append("--no-cache")
         for key, value in (labels or {}).items():

@@ -37,7 +37,9 @@ def test_buildkit_is_preferred_when_a_client_can_drive_it() -> None:
 
 
 @pytest.mark.docker
-def test_legacy_builder_fallback_builds_and_parses_steps(tmp_path: Path, base_image: str, tag: str) -> None:
+def test_legacy_builder_fallback_builds_and_parses_steps(
+    tmp_path: Path, base_image: str, tag: str, docker_client: docker.DockerClient
+) -> None:
     legacy = engine.BuilderCLI(path=engine.builder().path, kind="legacy", notice="no BuildKit")
     (tmp_path / "Dockerfile").write_text(f"FROM {base_image}\nRUN echo legacy-{tag}\n")
     result = builder.build(tmp_path, dockerfile=tmp_path / "Dockerfile", tag=tag, cli=legacy)
@@ -49,6 +51,12 @@ def test_legacy_builder_fallback_builds_and_parses_steps(tmp_path: Path, base_im
     with pytest.raises(BuildError, match="RUN echo before") as err:
         builder.build(tmp_path, dockerfile=tmp_path / "Dockerfile", tag=tag, cli=legacy)
     assert f"before-{tag}" in str(err.value)
+    left = [
+        c.name
+        for c in docker_client.containers.list(all=True)
+        if f"before-{tag}" in str(c.attrs["Config"]["Cmd"])
+    ]
+    assert left == [], "the failed step's container was left behind"
 
     secret = tmp_path / "s"
     secret.write_text("x")
