@@ -25,6 +25,7 @@ import httpx
 import pytest
 
 from tests.conftest import REPO, unavailable
+from tests.lifetime import die_with_parent
 
 MODELS = Path(__file__).parent / "models"
 EXAMPLES = REPO / "examples"
@@ -79,6 +80,7 @@ class Process:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=die_with_parent,
         )
 
     @property

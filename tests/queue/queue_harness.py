@@ -27,6 +27,8 @@ from typing import Any
 import httpx
 import redis
 
+from tests.lifetime import die_with_parent
+
 FIXTURES = Path(__file__).parent / "fixtures"
 START_TIMEOUT = 60.0
 
@@ -66,7 +68,9 @@ class RedisServer:
         args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir)]
         args += ["--save", "", "--appendonly", "yes", "--appendfsync", "always", "--daemonize", "no"]
         args += ["--logfile", str(self.dir / "redis.log")]
-        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True)
+        self.proc = subprocess.Popen(
+            args, stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=die_with_parent
+        )
         client = redis.Redis(port=self.port, socket_timeout=2)
         try:
             wait_until(lambda: _pings(client), timeout=20, what=f"redis-server on port {self.port}")
@@ -154,6 +158,7 @@ class Replica:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=die_with_parent,
         )
 
     @property

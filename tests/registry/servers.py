@@ -22,6 +22,8 @@ import httpx
 import jwt
 import yaml
 
+from tests.lifetime import die_with_parent
+
 READY_TIMEOUT_S = 30.0
 REGISTRY_BIN = "/usr/bin/docker-registry"
 
@@ -78,7 +80,9 @@ class Registry:
         path = self.root / "config.yml"
         path.write_text(yaml.safe_dump(config))
         log = (self.root / "registry.log").open("ab")
-        self.process = subprocess.Popen([REGISTRY_BIN, "serve", str(path)], stdout=log, stderr=log)
+        self.process = subprocess.Popen(
+            [REGISTRY_BIN, "serve", str(path)], stdout=log, stderr=log, preexec_fn=die_with_parent
+        )
         deadline = time.monotonic() + READY_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -19,6 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.lifetime import die_with_parent
+
 FIXTURES = Path(__file__).parent / "fixtures"
 EXAMPLES = Path(__file__).parents[2] / "examples"
 START_TIMEOUT = 90.0
@@ -104,7 +106,7 @@ class ServerProcess:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             stdin=extra.pop("stdin", subprocess.DEVNULL),
-            preexec_fn=extra.pop("preexec_fn", None),
+            preexec_fn=extra.pop("preexec_fn", die_with_parent),
         )
         self.client = httpx.Client(base_url=self.url, timeout=60.0)
 
