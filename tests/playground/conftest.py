@@ -25,7 +25,7 @@ import httpx
 import pytest
 
 from tests.conftest import REPO, unavailable
-from tests.lifetime import die_with_parent
+from tests.lifetime import popen
 
 MODELS = Path(__file__).parent / "models"
 EXAMPLES = REPO / "examples"
@@ -72,7 +72,7 @@ class Process:
         self.log_path = log
         self._log = log.open("wb")
         base = {k: v for k, v in os.environ.items() if not k.startswith(("COG_", "COGKIT_"))}
-        self.proc = subprocess.Popen(
+        self.proc = popen(
             args,
             cwd=cwd,
             env={**base, "PYTHONUNBUFFERED": "1", **(env or {})},
@@ -80,7 +80,6 @@ class Process:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
-            preexec_fn=die_with_parent,
         )
 
     @property

@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 import redis
 
-from tests.lifetime import die_with_parent
+from tests.lifetime import popen
 
 FIXTURES = Path(__file__).parent / "fixtures"
 START_TIMEOUT = 60.0
@@ -68,8 +68,10 @@ class RedisServer:
         args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir)]
         args += ["--save", "", "--appendonly", "yes", "--appendfsync", "always", "--daemonize", "no"]
         args += ["--logfile", str(self.dir / "redis.log")]
-        self.proc = subprocess.Popen(
-            args, stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=die_with_parent
+        self.proc = popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
         client = redis.Redis(port=self.port, socket_timeout=2)
         try:
@@ -151,14 +153,13 @@ class Replica:
             full_env["COGKIT_QUEUE_URL"] = queue_url
         full_env.update(env or {})
         self._log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(
+        self.proc = popen(
             args,
             env=full_env,
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=die_with_parent,
         )
 
     @property

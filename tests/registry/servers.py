@@ -22,7 +22,7 @@ import httpx
 import jwt
 import yaml
 
-from tests.lifetime import die_with_parent
+from tests.lifetime import popen
 
 READY_TIMEOUT_S = 30.0
 REGISTRY_BIN = "/usr/bin/docker-registry"
@@ -80,9 +80,7 @@ class Registry:
         path = self.root / "config.yml"
         path.write_text(yaml.safe_dump(config))
         log = (self.root / "registry.log").open("ab")
-        self.process = subprocess.Popen(
-            [REGISTRY_BIN, "serve", str(path)], stdout=log, stderr=log, preexec_fn=die_with_parent
-        )
+        self.process = popen([REGISTRY_BIN, "serve", str(path)], stdout=log, stderr=log)
         deadline = time.monotonic() + READY_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

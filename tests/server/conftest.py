@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.lifetime import die_with_parent
+from tests.lifetime import popen
 
 FIXTURES = Path(__file__).parent / "fixtures"
 EXAMPLES = Path(__file__).parents[2] / "examples"
@@ -100,13 +100,13 @@ class ServerProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("COG_", "COGKIT_", "WEBHOOK_AUTH"))}
         env.update(extra.pop("env", {}))
         self._log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(
+        self.proc = popen(
             args,
             env=env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
             stdin=extra.pop("stdin", subprocess.DEVNULL),
-            preexec_fn=extra.pop("preexec_fn", die_with_parent),
+            preexec_fn=extra.pop("preexec_fn", None),
         )
         self.client = httpx.Client(base_url=self.url, timeout=60.0)
 

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from tests.lifetime import die_with_parent
 from tests.server.conftest import ServerProcess
 from tests.server.receiver import Receiver
 from tests.server.test_api import HELLO
@@ -154,7 +153,6 @@ def test_health_check_answers_with_thousands_of_half_open_connections_at_the_fd_
     old = _raise_fd_limit(4096)
 
     def low_fd_limit() -> None:
-        die_with_parent()
         resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
 
     try:
