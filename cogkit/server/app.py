@@ -1,10 +1,13 @@
 """The HTTP routes, and nothing else: each maps a request onto `ServerState` or a runner.
 
 Handlers read the raw body and return pre-encoded JSON bytes: one `json.loads` in, one
-`json.dumps` out, on the prediction hot path. They are registered with `app.add_route` as
-plain request/response routes: FastAPI's endpoint analysis and per-request dependency
-solving have nothing to do for them, and skipping them cut ~200 µs of server CPU per request
-and the import of pydantic.v1 (~40 ms of start-up) in `bench/server.py` runs.
+`json.dumps` out, on the prediction hot path. The app is Starlette's, with no middleware: each
+route's handler is wrapped once (`_instrumented`) to turn cogkit's errors into their answers
+and to record the request's metrics. FastAPI is not used: none of its features served these
+plain routes, its import (~160 ms, building `fastapi.openapi.models`) was the longest step
+before READY, and its middleware (~6 µs of CPU per request, and the metrics middleware's send
+wrapper on top) sat on every request. A 409 under overload is usually answered before any of
+this, by the HTTP protocol (connections.py, `ServerState.answer`).
 
 Predictions and trainings share one set of handlers (`ModeRoutes`), parameterised by `Mode`.
 """
@@ -13,15 +16,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.responses import Response, StreamingResponse
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import BaseRoute, Route
 
 from cogkit.mode import Mode
 from cogkit.server import http_errors, sse
-from cogkit.server.metrics import CONTENT_TYPE, MetricsMiddleware
+from cogkit.server.metrics import CONTENT_TYPE, ServerMetrics
 from cogkit.server.prediction import Prediction, PredictionRequest
 from cogkit.server.state import ServerState
 
@@ -149,18 +156,43 @@ ROUTES: tuple[tuple[str, Handler, tuple[str, ...]], ...] = (
 )
 
 
-def build_app(state: ServerState) -> FastAPI:
-    """The ASGI app for one server; FastAPI's own docs are off, /openapi.json is the model's."""
-    app = FastAPI(title="cogkit", openapi_url=None, docs_url=None, redoc_url=None)
-    app.state.cogkit = state
-    for path, handler, methods in ROUTES:
-        app.add_route(path, handler, methods=list(methods))
+def build_app(state: ServerState) -> Starlette:
+    """The ASGI app for one server. /openapi.json is the model's document; there are no docs pages."""
+    routes = [Route(path, handler, methods=list(methods)) for path, handler, methods in ROUTES]
     if state.config.playground:  # the web form; imported only when served
         from cogkit.playground.routes import routes as playground_routes
 
-        app.router.routes.extend(playground_routes())
-    http_errors.install(app)
-    app.add_middleware(
-        MetricsMiddleware, metrics=state.metrics, routes={handler: path for path, handler, _ in ROUTES}
-    )
+        routes += playground_routes()
+    instrumented = [_instrumented(route, state.metrics) for route in routes]
+    templates = {route.endpoint: route.path for route in instrumented if isinstance(route, Route)}
+
+    async def not_routed(request: Request, exc: Exception) -> Response:
+        """No route (404) or the wrong method (405): JSON like every other answer, and counted."""
+        response = await http_errors.handle_http_exception(request, exc)
+        route = templates.get(request.scope.get("endpoint"), "unmatched")
+        state.metrics.observe_request(request.method, route, response.status_code, 0.0)
+        return response
+
+    app = Starlette(routes=instrumented, exception_handlers={HTTPException: not_routed})
+    app.state.cogkit = state
     return app
+
+
+def _instrumented(route: BaseRoute, metrics: ServerMetrics) -> BaseRoute:
+    """`route` with its handler wrapped: errors become their answers (`http_errors.response_for`)
+    and the request is counted and timed under the route's template, in one frame per request."""
+    if not isinstance(route, Route):
+        return route
+    handler, template = route.endpoint, route.path
+    clock = time.perf_counter
+
+    async def serve(request: Request) -> Response:
+        start = clock()
+        try:
+            response = await handler(request)
+        except Exception as e:
+            response = http_errors.response_for(e)
+        metrics.observe_request(request.method, template, response.status_code, clock() - start)
+        return response
+
+    return Route(template, serve, methods=list(route.methods or ()), name=route.name)
