@@ -170,6 +170,7 @@ async def serve_forever(config: ServerConfig, supervisors: dict[Mode, WorkerSupe
         access_log=False,
         log_config=None,  # our root handler, with its redacting filter, writes every line
         lifespan="off",
+        proxy_headers=False,  # nothing reads the client's address or scheme: one layer less
         timeout_keep_alive=limits.keep_alive_timeout,
         timeout_graceful_shutdown=FLUSH,
     )
