@@ -6,9 +6,9 @@ wrapped once (`_instrumented`) to turn cogkit's errors into their answers and to
 request's metrics, and the routes without path parameters (`POST /predictions` above all) are
 found by one dict lookup (`App`) before Starlette's router and its exception layers, which
 serve the rest. FastAPI is not used: none of its features served these plain routes, and its
-import (~160 ms, building `fastapi.openapi.models`) was the longest step before READY. In
-`bench/server.py` runs the lane and the missing layers cut the server's CPU per sequential
-prediction by ~10% (396 → 360 µs, two cores). A 409 under overload is usually answered before
+import (~160 ms, building `fastapi.openapi.models`) was the longest step before READY. Measured
+side by side, the lane and the missing layers cut the server process's CPU per sequential
+prediction by ~10% (396 → 360 µs, two cores; bench/README.md). A 409 under overload is usually answered before
 any of this, by the HTTP protocol (connections.py, `ServerState.answer`).
 
 Predictions and trainings share one set of handlers (`ModeRoutes`), parameterised by `Mode`.
