@@ -74,7 +74,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--profile", action="append", default=[], choices=[*NAMES, "cogkit-before"],
         help="after the measured runs, profile this server with py-spy")  # fmt: skip
     add("--profile-workload", choices=["latency", "files", "streams"], default="latency")
-    add("--decompose", action="store_true", help="also time a bare FastAPI route and cogkit's worker alone")
+    add(
+        "--decompose",
+        action="store_true",
+        help="also time a bare ASGI and Starlette route and cogkit's worker alone",
+    )
     add("--quick", action="store_true", help="small counts, for a smoke run")
     args = parser.parse_args(argv)
     if args.quick:

@@ -32,9 +32,9 @@ def decompose(args: Namespace) -> list[str]:
     lines = ["decomposition of cogkit's sequential latency (same client, same counts):"]
     fast = subprocess.run([python, "-c", "import httptools, uvloop"], capture_output=True, timeout=60)
     stacks = [("h11", "asyncio")] + ([("httptools", "uvloop")] if fast.returncode == 0 else [])
-    for protocol, loop in stacks:
+    for app, (protocol, loop) in [("asgi", stacks[-1]), *(("starlette", stack) for stack in stacks)]:
         port = free_port()
-        proc = subprocess.Popen([python, str(probes / "bare_fastapi.py"), str(port), protocol, loop],
+        proc = subprocess.Popen([python, str(probes / "bare_asgi.py"), str(port), app, protocol, loop],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
         try:
             wait_listening(port, proc)
@@ -42,7 +42,7 @@ def decompose(args: Namespace) -> list[str]:
         finally:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
-        lines.append(f"  bare FastAPI route, uvicorn http={protocol} loop={loop}: p50 "
+        lines.append(f"  bare {app} route, uvicorn http={protocol} loop={loop}: p50 "
                      f"{percentile_us(sample.latencies_ns, 50):.0f} µs, p99 {percentile_us(sample.latencies_ns, 99):.0f} µs")  # fmt: skip
     got = subprocess.run([python, str(probes / "worker_roundtrip.py"), str(FIXTURES / "trivial"),
                           str(args.requests), str(args.warmup)], capture_output=True, text=True, timeout=600)  # fmt: skip

@@ -171,7 +171,7 @@ def verdict(results: list[Result]) -> list[str]:
     ]  # fmt: skip
     if before is not None:
         b = before.value
-        checks.append(("file CPU <= 1/2 before", v("file_cpu_ms") <= b("file_cpu_ms") / 2,
+        checks.append(("file CPU <= 1/2 baseline", v("file_cpu_ms") <= b("file_cpu_ms") / 2,
                        f"{v('file_cpu_ms'):.1f} vs {b('file_cpu_ms'):.1f} ms"))  # fmt: skip
     return [
         f"  {'PASS' if ok else 'MISS'}  {name:24} {detail}"

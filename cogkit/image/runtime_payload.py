@@ -27,7 +27,7 @@ def package_dir() -> Path:
 # the CLI's libraries (rich, click, jinja2, docker, …) would be dead weight there.
 SERVER_PACKAGES = frozenset(
     {
-        "fastapi",
+        "starlette",
         "uvicorn",
         "uvloop",
         "httptools",

@@ -1,10 +1,15 @@
 """The HTTP routes, and nothing else: each maps a request onto `ServerState` or a runner.
 
 Handlers read the raw body and return pre-encoded JSON bytes: one `json.loads` in, one
-`json.dumps` out, on the prediction hot path. They are registered with `app.add_route` as
-plain request/response routes: FastAPI's endpoint analysis and per-request dependency
-solving have nothing to do for them, and skipping them cut ~200 µs of server CPU per request
-and the import of pydantic.v1 (~40 ms of start-up) in `bench/server.py` runs.
+`json.dumps` out, on the prediction hot path. There is no middleware: each route's handler is
+wrapped once (`_instrumented`) to turn cogkit's errors into their answers and to record the
+request's metrics, and the routes without path parameters (`POST /predictions` above all) are
+found by one dict lookup (`App`) before Starlette's router and its exception layers, which
+serve the rest. FastAPI is not used: none of its features served these plain routes, and its
+import (~160 ms, building `fastapi.openapi.models`) was the longest step before READY. Measured
+side by side, the lane and the missing layers cut the server process's CPU per sequential
+prediction by ~10% (396 → 360 µs, two cores; bench/README.md). A 409 under overload is usually answered before
+any of this, by the HTTP protocol (connections.py, `ServerState.answer`).
 
 Predictions and trainings share one set of handlers (`ModeRoutes`), parameterised by `Mode`.
 """
@@ -13,15 +18,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.responses import Response, StreamingResponse
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import BaseRoute, Route
 
 from cogkit.mode import Mode
 from cogkit.server import http_errors, sse
-from cogkit.server.metrics import CONTENT_TYPE, MetricsMiddleware
+from cogkit.server.metrics import CONTENT_TYPE, ServerMetrics
 from cogkit.server.prediction import Prediction, PredictionRequest
 from cogkit.server.state import ServerState
 
@@ -149,18 +158,68 @@ ROUTES: tuple[tuple[str, Handler, tuple[str, ...]], ...] = (
 )
 
 
-def build_app(state: ServerState) -> FastAPI:
-    """The ASGI app for one server; FastAPI's own docs are off, /openapi.json is the model's."""
-    app = FastAPI(title="cogkit", openapi_url=None, docs_url=None, redoc_url=None)
-    app.state.cogkit = state
-    for path, handler, methods in ROUTES:
-        app.add_route(path, handler, methods=list(methods))
+class App:
+    """Starlette's app behind a lane for the routes without path parameters (`POST /predictions`
+    above all): an exact (method, path) lookup, then the wrapped handler and its response. The
+    rest (ids, the playground, 404 and 405) goes through Starlette's router."""
+
+    def __init__(self, router: Starlette, routes: list[BaseRoute]) -> None:
+        self.router = router
+        self.state = router.state
+        self.lane = {
+            (method, route.path): route.endpoint
+            for route in routes
+            if isinstance(route, Route) and not route.param_convertors
+            for method in route.methods or ()
+        }
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        handler = self.lane.get((scope.get("method"), scope.get("path")))
+        if handler is None:
+            await self.router(scope, receive, send)
+            return
+        scope["app"] = self.router
+        response = await handler(Request(scope, receive, send))
+        await response(scope, receive, send)
+
+
+def build_app(state: ServerState) -> App:
+    """The ASGI app for one server. /openapi.json is the model's document; there are no docs pages."""
+    routes = [Route(path, handler, methods=list(methods)) for path, handler, methods in ROUTES]
     if state.config.playground:  # the web form; imported only when served
         from cogkit.playground.routes import routes as playground_routes
 
-        app.router.routes.extend(playground_routes())
-    http_errors.install(app)
-    app.add_middleware(
-        MetricsMiddleware, metrics=state.metrics, routes={handler: path for path, handler, _ in ROUTES}
-    )
-    return app
+        routes += playground_routes()
+    instrumented = [_instrumented(route, state.metrics) for route in routes]
+    templates = {route.endpoint: route.path for route in instrumented if isinstance(route, Route)}
+
+    async def not_routed(request: Request, exc: Exception) -> Response:
+        """No route (404) or the wrong method (405): JSON like every other answer, and counted."""
+        response = await http_errors.handle_http_exception(request, exc)
+        route = templates.get(request.scope.get("endpoint"), "unmatched")
+        state.metrics.observe_request(request.method, route, response.status_code, 0.0)
+        return response
+
+    app = Starlette(routes=instrumented, exception_handlers={HTTPException: not_routed})
+    app.state.cogkit = state
+    return App(app, instrumented)
+
+
+def _instrumented(route: BaseRoute, metrics: ServerMetrics) -> BaseRoute:
+    """`route` with its handler wrapped: errors become their answers (`http_errors.response_for`)
+    and the request is counted and timed under the route's template, in one frame per request."""
+    if not isinstance(route, Route):
+        return route
+    handler, template = route.endpoint, route.path
+    clock = time.perf_counter
+
+    async def serve(request: Request) -> Response:
+        start = clock()
+        try:
+            response = await handler(request)
+        except Exception as e:
+            response = http_errors.response_for(e)
+        metrics.observe_request(request.method, template, response.status_code, clock() - start)
+        return response
+
+    return Route(template, serve, methods=list(route.methods or ()), name=route.name)

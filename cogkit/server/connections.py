@@ -14,7 +14,12 @@ and the health check stops answering. `GuardedProtocol` is uvicorn's httptools p
   quick to send a request therefore always gets through, however many slow ones are open;
   only when every connection is busy with a request is the newcomer turned away (503);
 * loop refusal: a request carrying this server's own outbound marker (`outbound.py`) is
-  answered 403 and never reaches a handler.
+  answered 403 and never reaches a handler;
+* early answers: a request the server can answer from what it knows now, without the app, is
+  answered here (`EarlyAnswers`: a POST or PUT of a prediction while every slot is busy gets
+  its 409). Such a request is held from its headers to the end of its body, then answered, or
+  handed to uvicorn as if it had just arrived. That costs a 409 a few µs of CPU instead of
+  uvicorn's request cycle, Starlette and a handler; under overload, most requests are 409s.
 
 Accepted sockets have TCP_NODELAY (asyncio and uvloop both set it; a test checks it on this
 protocol): a small write, such as one SSE token, leaves at once instead of waiting for the ACK
@@ -32,9 +37,9 @@ import json
 import logging
 import resource
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from cogkit.server.limits import Limits
 
@@ -52,10 +57,27 @@ def connection_limit(configured: int) -> int:
     return max(1, min(configured, soft * 3 // 4))
 
 
+class EarlyAnswers(Protocol):
+    """Requests the server answers in the HTTP protocol, before uvicorn's request cycle, the app
+    and its handlers (state.py's `ServerState`)."""
+
+    def holds(self, method: bytes, target: bytes) -> bool:
+        """Whether to hold a request (its method and request target, as sent) until its body is
+        in, for `answer`. Asked for every request: it must be cheap."""
+        ...
+
+    def answer(self, method: bytes, target: bytes, body: bytes) -> tuple[int, bytes] | None:
+        """(status, JSON body) to answer a held request with, or None to serve it normally."""
+        ...
+
+
 class ConnectionGuard:
     """What the connections of one server share: the limits, the marker and the counts."""
 
-    def __init__(self, limits: Limits, marker_header: tuple[bytes, bytes]) -> None:
+    def __init__(
+        self, limits: Limits, marker_header: tuple[bytes, bytes], early: EarlyAnswers | None = None
+    ) -> None:
+        self.early = early
         self.header_timeout = limits.header_timeout
         self.body_timeout = limits.body_timeout
         self.max_body_bytes = limits.max_body_bytes
@@ -106,6 +128,7 @@ class GuardedProtocol(HttpToolsProtocol):
         self._headers_done = False
         self._header_bytes = 0
         self._body_bytes = 0
+        self._held: bytearray | None = None  # the body of a request held for an early answer
 
     @property
     def serving(self) -> bool:
@@ -166,6 +189,10 @@ class GuardedProtocol(HttpToolsProtocol):
                 self._refuse(413, "Content Too Large", f"request body over {guard.max_body_bytes} bytes")
                 return
         self._deadline = self.loop.time() + guard.body_timeout
+        early = guard.early
+        if early is not None and early.holds(self.parser.get_method(), self.url) and self._may_answer_early():
+            self._held = bytearray()
+            return
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
@@ -173,11 +200,49 @@ class GuardedProtocol(HttpToolsProtocol):
         self._headers_done = False
         if self.transport.is_closing():
             return
+        if self._held is not None:
+            self._answer_held()
+            return
         super().on_message_complete()
 
     def on_body(self, body: bytes) -> None:
-        if not self.transport.is_closing():  # refused mid-body: the parser may still call
-            super().on_body(body)
+        if self.transport.is_closing():  # refused mid-body: the parser may still call
+            return
+        if self._held is not None:  # bounded: data_received counts the body against its limit
+            self._held += body
+            return
+        super().on_body(body)
+
+    # -- early answers ---------------------------------------------------------------------------
+
+    def _may_answer_early(self) -> bool:
+        """Only when no earlier response on this connection is under way (pipelining: answers go
+        out in order) and the client does not wait for `100 Continue` before its body."""
+        cycle = self.cycle
+        idle = cycle is None or cycle.response_complete
+        return idle and not self.pipeline and not self.expect_100_continue
+
+    def _answer_held(self) -> None:
+        body, self._held = bytes(self._held or b""), None
+        early = self.guard.early
+        answer = early.answer(self.parser.get_method(), self.url, body) if early is not None else None
+        if answer is None:  # served the normal way after all, as if it had just arrived
+            super().on_headers_complete()
+            if body:
+                super().on_body(body)
+            super().on_message_complete()
+            return
+        status, content = answer
+        keep_alive = self.parser.get_http_version() != "1.0" and self.parser.should_keep_alive()
+        head = [STATUS_LINE[status]]
+        head += [name + b": " + value + b"\r\n" for name, value in self.server_state.default_headers]
+        head.append(b"content-type: application/json\r\ncontent-length: %d\r\n" % len(content))
+        head.append(b"\r\n" if keep_alive else b"connection: close\r\n\r\n")
+        self.transport.write(b"".join(head) + content)
+        if keep_alive:
+            self.on_response_complete()  # uvicorn's own bookkeeping: counts, keep-alive timer
+        else:
+            self.transport.close()
 
     # -- deadlines -------------------------------------------------------------------------------
 

@@ -16,12 +16,16 @@ CogkitError
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from cogkit.errors import CogkitError, PredictionFailed, UsageError
+
+log = logging.getLogger("cogkit.server")
 
 
 class BadRequest(UsageError):
@@ -66,27 +70,23 @@ class OutputInvalid(PredictionFailed):
     status_code = 500
 
 
-async def handle_cogkit_error(request: Request, exc: Exception) -> JSONResponse:
-    """Render every CogkitError with the status its class names, in the shape Cog clients read."""
+def response_for(exc: Exception) -> Response:
+    """The one mapping from an exception to its answer: each CogkitError with the status its class
+    names, in the shape Cog clients read; a client gone mid-body gets 400 (nobody reads it); a
+    bug in cogkit 500 JSON, its traceback logged."""
     if isinstance(exc, RequestInvalid):
         return JSONResponse({"detail": exc.detail}, status_code=422)
     if isinstance(exc, WorkerUnavailable):
         return JSONResponse({"status": "failed", "error": exc.message}, status_code=503)
-    return JSONResponse({"detail": str(exc)}, status_code=getattr(exc, "status_code", 500))
-
-
-async def handle_disconnect(request: Request, exc: Exception) -> Response:
-    """The client went away (or was cut off at a limit) while sending: nobody reads an answer."""
-    return Response(status_code=400)
-
-
-async def handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    """A bug in cogkit: still answer JSON, so clients parse it; uvicorn logs the traceback."""
+    if isinstance(exc, CogkitError):
+        return JSONResponse({"detail": str(exc)}, status_code=getattr(exc, "status_code", 500))
+    if isinstance(exc, ClientDisconnect):
+        return Response(status_code=400)
+    log.error("internal error serving a request", exc_info=exc)
     return JSONResponse({"detail": f"internal server error: {type(exc).__name__}"}, status_code=500)
 
 
-def install(app: Any) -> None:
-    """Register the handlers on a FastAPI/Starlette app."""
-    app.add_exception_handler(CogkitError, handle_cogkit_error)
-    app.add_exception_handler(ClientDisconnect, handle_disconnect)
-    app.add_exception_handler(Exception, handle_unexpected)
+async def handle_http_exception(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404 and 405 (no route, wrong method), as JSON like every other error."""
+    assert isinstance(exc, HTTPException)
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)

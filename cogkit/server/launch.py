@@ -1,7 +1,7 @@
 """Start a server: spawn the worker(s) first, then import and run the HTTP stack.
 
 Standard library plus cogkit's light modules only at import time, so that the worker child
-is already loading the model while fastapi, uvicorn and httpx are being imported.
+is already loading the model while uvicorn, Starlette and httpx are being imported.
 """
 
 from __future__ import annotations

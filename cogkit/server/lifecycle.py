@@ -1,7 +1,8 @@
 """Run the HTTP server around already-started worker supervisors: signals, drain and exit.
 
 Imported only after the workers have been spawned (see `launch.py`), because importing
-fastapi and uvicorn takes long enough to be worth overlapping with model loading.
+uvicorn, Starlette and prometheus_client takes long enough to be worth overlapping with model
+loading.
 
 How the server ends, whatever asks it to (SIGTERM, SIGINT, `POST /shutdown`, EOF on stdin
 with `--exit-on-stdin-eof`):
@@ -158,6 +159,7 @@ async def serve_forever(config: ServerConfig, supervisors: dict[Mode, WorkerSupe
         shutdown.queue = start_consumer(config.queue, runners[Mode.PREDICT], metrics.registry)
     guard = ConnectionGuard(limits, outbound.marker_header)
     state = ServerState(config=config, metrics=metrics, runners=runners, connections=guard)
+    guard.early = state  # a 409 under overload is answered by the HTTP protocol itself
     state.request_shutdown = lambda: shutdown.request("POST /shutdown")
     uv_config = uvicorn.Config(
         build_app(state),
@@ -168,6 +170,7 @@ async def serve_forever(config: ServerConfig, supervisors: dict[Mode, WorkerSupe
         access_log=False,
         log_config=None,  # our root handler, with its redacting filter, writes every line
         lifespan="off",
+        proxy_headers=False,  # nothing reads the client's address or scheme: one layer less
         timeout_keep_alive=limits.keep_alive_timeout,
         timeout_graceful_shutdown=FLUSH,
     )

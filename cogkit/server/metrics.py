@@ -3,6 +3,8 @@
 Exposed at /metrics in the text format:
 
 * `cogkit_http_requests_total{method,route,status}` and `cogkit_http_request_duration_seconds{route}`
+  (until the response starts: an event stream's first bytes), recorded by the route wrapper in
+  app.py, or by the HTTP protocol for a 409 it answers itself
 * `cogkit_predictions_total{kind,status}` and `cogkit_prediction_duration_seconds{kind}`
 * `cogkit_predictions_rejected_total{kind,reason}` (busy, invalid)
 * `cogkit_predictions_in_flight{kind}` (the queue depth: slots in use) and `cogkit_prediction_slots{kind}`
@@ -15,8 +17,6 @@ In queue mode, `cogkit.queue.metrics` adds the `cogkit_queue_*` metrics to the s
 
 from __future__ import annotations
 
-import time
-from collections.abc import Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -74,49 +74,21 @@ class ServerMetrics:
             ["reason"],
             registry=r,
         )
-
-    def render(self) -> bytes:
-        return generate_latest(self.registry)
-
-
-class MetricsMiddleware:
-    """Pure ASGI middleware counting requests by route template (not raw path, to bound cardinality)."""
-
-    def __init__(self, app: Any, metrics: ServerMetrics, routes: Mapping[Any, str] | None = None) -> None:
-        self.app = app
-        self.metrics = metrics
-        self.routes = routes or {}  # endpoint -> path template, for plain (non-APIRoute) routes
-        # Children by label values, so a request costs one dict lookup instead of `labels()`.
+        # Children by label values, so a request costs two dict lookups instead of `labels()`.
         self._counts: dict[tuple[str, str, int], Any] = {}
         self._latency: dict[str, Any] = {}
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        start = time.perf_counter()
-        status = 500
-
-        async def send_wrapper(message: dict[str, Any]) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_wrapper)
-        finally:
-            name = self.routes.get(scope.get("endpoint")) or getattr(scope.get("route"), "path", None)
-            name = name or "unmatched"
-            self._count(scope["method"], name, status).inc()
-            latency = self._latency.get(name)
-            if latency is None:
-                latency = self._latency[name] = self.metrics.http_latency.labels(name)
-            latency.observe(time.perf_counter() - start)
-
-    def _count(self, method: str, route: str, status: int) -> Any:
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count and time one HTTP request; `route` is its template (bounded cardinality)."""
         key = (method, route, status)
-        child = self._counts.get(key)
-        if child is None:
-            child = self._counts[key] = self.metrics.http_requests.labels(method, route, str(status))
-        return child
+        count = self._counts.get(key)
+        if count is None:
+            count = self._counts[key] = self.http_requests.labels(method, route, str(status))
+        count.inc()
+        latency = self._latency.get(route)
+        if latency is None:
+            latency = self._latency[route] = self.http_latency.labels(route)
+        latency.observe(seconds)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -48,7 +48,7 @@ from cogkit.server.sse import EventStream
 from cogkit.server.supervisor import NotServing, WorkerSupervisor
 from cogkit.server.webhooks import WebhookSender
 from cogkit.worker.client import WorkerClient
-from cogkit.worker.events import DoneEvent, LogEvent, OutputEvent
+from cogkit.worker.events import ChunksEvent, DoneEvent, LogEvent, OutputEvent
 
 log = logging.getLogger("cogkit.server")
 
@@ -342,49 +342,23 @@ class PredictionRunner:
         so the slot is not freed while the worker is still busy with it."""
         cancel_sent = False
         failure: str | None = None
-        max_output, max_logs = self.limits.max_output_bytes, self.limits.max_log_bytes
+        max_logs = self.limits.max_log_bytes
         async for event in worker.predict(pred.id, inputs, context=pred.context):
             if (pred.cancel_requested or failure is not None) and not cancel_sent:
                 cancel_sent = True
                 await worker.cancel(pred.id)
-            if isinstance(event, OutputEvent):
-                if failure is not None:
-                    continue
-                try:
-                    value = event.value
-                    if not isinstance(value, str):  # a token needs no encoding: the hot path of a stream
-                        value = await self.outputs.encode(value)
-                        pred.verbatim = pred.verbatim or value is not event.value  # data URIs of ours
-                    pred.output_bytes += json_size(value)
-                except (TypeError, ValueError, RecursionError) as e:
-                    failure = f"the output cannot be encoded as JSON: {type(e).__name__}"
-                    continue
-                except Exception as e:  # refused, too large, upload failed: this prediction fails
-                    failure = first_message(e)
-                    continue
-                if pred.output_bytes > max_output:
-                    failure = f"the output passed {max_output} bytes (COGKIT_MAX_OUTPUT_BYTES)"
-                    pred.output = None
-                    continue
-                if event.chunk:
-                    if not isinstance(pred.output, list):
-                        pred.output = []
-                    pred.output.append(value)
-                else:
-                    pred.output = value
-                if pred.webhook is not None:
-                    pred.webhook.update("output")
-                if pred.stream is not None:
-                    pred.stream.push("output", value)
-                    if len(pred.stream.pending) == 1 and not pred.stream.sent:
-                        # The first token leaves alone, before the rest of its batch is handled.
-                        await asyncio.sleep(0)
+            if isinstance(event, ChunksEvent):
+                if failure is None:
+                    failure = await self._record_output(pred, event.values, chunks=True)
+            elif isinstance(event, OutputEvent):
+                if failure is None:
+                    failure = await self._record_output(pred, [event.value], chunks=False)
             elif isinstance(event, LogEvent):
                 pred.add_log(event.text, max_logs)
                 if pred.webhook is not None:
                     pred.webhook.update("logs")
                 if pred.stream is not None:
-                    pred.stream.push("log", event.text)
+                    pred.stream.push("log", [event.text])
             elif isinstance(event, DoneEvent):
                 pred.status = event.status
                 pred.error = event.error
@@ -399,6 +373,43 @@ class PredictionRunner:
             pred.error = pred.error or "the worker ended the prediction without a result"
         if pred.status == "succeeded" and pred.output is None and worker.output_is_iterator:
             pred.output = []  # an iterator that yielded nothing, as Cog reports it
+
+    async def _record_output(self, pred: Prediction, values: list[Any], *, chunks: bool) -> str | None:
+        """Add output to the prediction, its webhook and its stream: a batch of an iterator's
+        items (`chunks`), or the returned value alone. Returns why the prediction fails instead."""
+        try:
+            if not all(isinstance(value, str) for value in values):  # tokens need no encoding
+                values = [await self._encoded(pred, value) for value in values]
+            pred.output_bytes += sum(map(json_size, values))
+        except (TypeError, ValueError, RecursionError) as e:
+            return f"the output cannot be encoded as JSON: {type(e).__name__}"
+        except Exception as e:  # refused, too large, upload failed: this prediction fails
+            return first_message(e)
+        if pred.output_bytes > self.limits.max_output_bytes:
+            pred.output = None
+            return f"the output passed {self.limits.max_output_bytes} bytes (COGKIT_MAX_OUTPUT_BYTES)"
+        if not chunks:
+            pred.output = values[0]
+        elif isinstance(pred.output, list):
+            pred.output.extend(values)
+        else:
+            pred.output = list(values)
+        if pred.webhook is not None:
+            pred.webhook.update("output")
+        stream = pred.stream
+        if stream is not None:
+            stream.push("output", values)
+            if not stream.sent and len(stream.pending) == 1:
+                await asyncio.sleep(0)  # the first batch leaves before the next event is handled
+        return None
+
+    async def _encoded(self, pred: Prediction, value: Any) -> Any:
+        """An output value as the response holds it: files become data URIs or upload URLs."""
+        if isinstance(value, str):
+            return value
+        encoded = await self.outputs.encode(value)
+        pred.verbatim = pred.verbatim or encoded is not value  # it may hold data URIs of ours
+        return encoded
 
     def _finish(self, pred: Prediction, tmp: Path | None, started: float) -> None:
         body = b""

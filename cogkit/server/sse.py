@@ -3,6 +3,10 @@
 Each event's data is one line of JSON, so multi-line log text and strings with newlines stay
 intact. A client that disconnects stops its stream; the prediction itself runs on.
 
+Events arrive in batches, as the worker sent them (all the tokens of a burst that were queued
+together), and each batch is one entry in the queue and one write: per token, only its JSON
+and its event lines are made, in one `join`.
+
 Memory stays bounded whatever the client does: the queue holds references to values the
 prediction keeps anyway, at most `capacity` of them. A client that falls that far behind
 gets no more `output`/`log` events, only `completed`, which carries the whole prediction.
@@ -13,9 +17,9 @@ a long silent stream; the response headers tell them not to buffer it either.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import deque
 from collections.abc import AsyncIterator
+from json.encoder import encode_basestring_ascii
 from typing import TYPE_CHECKING, Any
 
 from cogkit.server.encoding import dumps
@@ -35,41 +39,57 @@ class EventStream:
         self.lagged = False
         self.completed = False
         self.sent = False  # whether any event has gone out yet
-        self.pending: deque[tuple[str, Any]] = deque()
+        self.pending: deque[tuple[str, list[Any]]] = deque()  # (kind, values): one batch each
+        self.queued = 0  # values in `pending`
         self.wake = asyncio.Event()
 
-    def push(self, kind: str, value: Any) -> None:
-        if self.lagged or self.completed:
+    def push(self, kind: str, values: list[Any]) -> None:
+        """Queue one event of `kind` per value, in order."""
+        if self.lagged or self.completed or not values:
             return
-        if len(self.pending) >= self.capacity:
+        if self.queued + len(values) > self.capacity:
             self.lagged = True  # from here on, the client gets `completed` only
             return
-        self.pending.append((kind, value))
+        self.pending.append((kind, values))
+        self.queued += len(values)
         self.wake.set()
 
     def complete(self) -> None:
         self.completed = True
         self.wake.set()
 
+    def take(self) -> bytes:
+        """Every queued event, taken off the queue, as the bytes of one write."""
+        parts = []
+        pending = self.pending
+        while pending:
+            kind, values = pending.popleft()
+            head = f"event: {kind}\ndata: "
+            try:
+                parts.append(head + f"\n\n{head}".join(map(value_json, values)) + "\n\n")
+            except (TypeError, ValueError, RecursionError):  # one by one, leaving out what fails
+                parts.extend(f"{head}{line}\n\n" for line in _encodable(values))
+        self.queued = 0
+        return "".join(parts).encode()
+
 
 def value_json(value: Any) -> str:
     """One output or log value as a line of JSON (a file's data URI included)."""
-    if isinstance(value, str):
-        return json.dumps(value)
+    if type(value) is str:  # what json.dumps does for a str, without its per-call checks
+        return encode_basestring_ascii(value)
     return dumps(value, verbatim=True).decode()
 
 
-def _events(items: deque[tuple[str, Any]]) -> bytes:
-    """Every queued event, taken off the queue, as the bytes of one write."""
-    parts = []
-    while items:
-        kind, value = items.popleft()
+def _encodable(values: list[Any]) -> list[str]:
+    """The JSON of each value that has one; the prediction fails for the others, and
+    `completed` says so."""
+    lines = []
+    for value in values:
         try:
-            data = value_json(value)
+            lines.append(value_json(value))
         except (TypeError, ValueError, RecursionError):
-            continue  # the prediction fails for it; `completed` says so
-        parts.append(f"event: {kind}\ndata: {data}\n\n")
-    return "".join(parts).encode()
+            continue
+    return lines
 
 
 async def sse_events(
@@ -80,10 +100,9 @@ async def sse_events(
     Each wake-up sends everything queued by then in one write (a burst of tokens is a few
     writes, not one per token), and the `completed` event rides with the last of them.
     """
-    items = stream.pending
     while True:
         stream.wake.clear()
-        chunk = _events(items)
+        chunk = stream.take()
         if stream.completed:
             yield chunk + b"event: completed\ndata: " + pred.encode() + b"\n\n"
             return

@@ -1,12 +1,15 @@
 """What the routes share: the runners, metrics and the shutdown switch of one server instance.
 
 Lives on `app.state.cogkit`, so there are no module-level globals and two servers can run in
-one process (the tests do).
+one process (the tests do). It is also the HTTP protocol's `EarlyAnswers` (connections.py): a
+POST or PUT of a prediction or training while every slot is busy is answered 409 there.
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +24,8 @@ from cogkit.server.metrics import ServerMetrics
 from cogkit.server.openapi import build_document
 from cogkit.server.runner import PredictionRunner
 
+_PLAIN_ID = re.compile(rb"[A-Za-z0-9._~-]{1,256}")  # a prediction id as it may appear unencoded
+
 
 @dataclass
 class ServerState:
@@ -31,6 +36,11 @@ class ServerState:
     request_shutdown: Callable[[], None] = lambda: None
     _openapi: dict[str, Any] | None = field(default=None, repr=False)
     _openapi_sources: tuple[int, ...] | None = field(default=None, repr=False)
+    # `/predictions` → its runner, and `/predictions/` (PUT's prefix), for the early 409
+    _collections: dict[bytes, PredictionRunner] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._collections = {f"/{mode.endpoint}".encode(): runner for mode, runner in self.runners.items()}
 
     @property
     def primary(self) -> PredictionRunner:
@@ -44,6 +54,35 @@ class ServerState:
                 f"this model has no {mode.noun} entry point", hint=f"set `{mode.cog_yaml_key}:` in cog.yaml"
             )
         return runner
+
+    # -- the early 409 (connections.EarlyAnswers) ------------------------------------------------
+
+    def holds(self, method: bytes, target: bytes) -> bool:
+        """A POST to a collection, or a PUT to one of its ids, while its runner has no free slot."""
+        if method == b"POST":
+            runner = self._collections.get(target)
+        elif method == b"PUT":  # an id with nothing to decode: anything else goes the normal way
+            collection, _, prediction_id = target.rpartition(b"/")
+            runner = self._collections.get(collection) if _PLAIN_ID.fullmatch(prediction_id) else None
+        else:
+            return False
+        return runner is not None and runner.busy and runner.accepting
+
+    def answer(self, method: bytes, target: bytes, body: bytes) -> tuple[int, bytes] | None:
+        """Cog's 409 for a held request, unless it may name a known prediction (the runner's
+        `refuse_early` decides, and counts it); None sends it the normal way."""
+        start = time.perf_counter()
+        if method == b"POST":
+            runner, path_id = self._collections[target], None
+        else:
+            collection, _, raw_id = target.rpartition(b"/")
+            runner, path_id = self._collections[collection], raw_id.decode()
+        refusal = runner.refuse_early(path_id, body)
+        if refusal is None:
+            return None
+        route = f"/{runner.mode.endpoint}" + ("" if path_id is None else f"/{{{runner.mode.id_param}}}")
+        self.metrics.observe_request(method.decode(), route, 409, time.perf_counter() - start)
+        return 409, refusal
 
     def root(self) -> dict[str, Any]:
         """Cog's discovery document: where each endpoint lives."""

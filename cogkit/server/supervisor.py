@@ -1,7 +1,7 @@
 """Follows one worker: start, setup, concurrency limit, health, restart on SIGHUP, and its state.
 
 This module imports only the standard library and the worker client, so `__main__` can spawn
-the worker before fastapi and uvicorn are imported and model loading overlaps server start-up.
+the worker before uvicorn and Starlette are imported and model loading overlaps server start-up.
 The states it reports are `health.Health`; BUSY and UNHEALTHY are decided by the server.
 """
 

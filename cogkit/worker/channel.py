@@ -2,11 +2,17 @@
 
 Outgoing messages go through one queue drained by one thread. So a message is never
 half-written when a `CancelationException` interrupts the main thread, and log lines and
-results keep the order in which they were queued. The one exception is a prediction's last
-write (final output and done), made after user code has returned: when the queue is empty the
-calling thread writes it itself, under the same write lock. Whatever is queued when the sender
-wakes goes out in one write: a burst of tokens costs a few system calls, and a token yielded
-alone is written at once (no timer ever waits for company).
+results keep the order in which they were queued. The exceptions are writes the runners make
+where no exception can interrupt them (outside user code): an iterator's item, and a
+prediction's last write (final output and done). When nothing is queued or being written, the
+calling thread writes them itself, under the same write lock, so a token yielded alone leaves at
+once instead of waiting for the sender to get the GIL.
+
+Whatever is queued when the sender wakes goes out in one write (no timer ever waits for
+company), and the items of one prediction's iterator that are queued one after another go out
+as one `Chunks` message: a burst of tokens costs a few system calls and a few messages, each
+decoded once by the client. Items are encoded where they are yielded (`encode_chunk`), so a
+value JSON cannot hold fails its prediction there, and joined without being encoded again.
 
 The queue is bounded in bytes for what the model drives (outputs and logs): a generator that
 yields faster than the server reads blocks in `send`, and the socket's own buffer carries the
@@ -31,24 +37,39 @@ import socket
 import threading
 import time
 import traceback
-from typing import Callable, List, Optional
+from typing import Any, Callable, List, Optional, Tuple, Union
 
-from cogkit.worker.protocol import TO_CHILD, Message, Predict, ProtocolError, decode, encode
+from cogkit.worker.protocol import (
+    TO_CHILD,
+    Message,
+    Predict,
+    ProtocolError,
+    decode,
+    encode,
+    encode_chunk,
+    join_chunks,
+)
 
 QUEUE_LIMIT_BYTES = 4 << 20
 BATCH_BYTES = 1 << 20  # at most this much queued data goes out in one write
 PARENT_CHECK_S = 1.0
 
 
+# What the sender's queue holds: an encoded message, an iterator item (prediction id, encoded
+# item) to be joined with its neighbours, or None, a flush marker.
+Entry = Union[bytes, Tuple[str, bytes], None]
+_TURN = b""  # wakes the sender and writes nothing (see send_chunk)
+
+
 class Channel:
     def __init__(self, sock: socket.socket, *, limit: int = QUEUE_LIMIT_BYTES) -> None:
         self._sock = sock
         self._limit = limit
-        self._queue: queue.SimpleQueue[Optional[bytes]] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Entry] = queue.SimpleQueue()
         self._flushed = threading.Event()
         self._write_lock = threading.Lock()  # held while bytes go onto the socket
         self._room = threading.Condition(threading.Lock())  # guards the two counts below
-        self._unsent = 0  # messages queued and not yet written
+        self._unsent = 0  # entries queued and not yet written
         self._unsent_bytes = 0
         self._sender = threading.Thread(target=self._send_loop, name="cogkit-sender", daemon=True)
         self._sender.start()
@@ -57,13 +78,31 @@ class Channel:
         """Queue one message. Outputs and logs wait while the queue holds more than its limit;
         other messages (health, setup, done) never wait."""
         data = encode(message)
-        with self._room:
-            if getattr(message, "STREAMED", False):
-                while self._unsent_bytes and self._unsent_bytes + len(data) > self._limit:
-                    self._room.wait()
-            self._unsent += 1
-            self._unsent_bytes += len(data)
-        self._queue.put(data)
+        self._enqueue(data, len(data), getattr(message, "STREAMED", False))
+
+    def send_chunk(self, prediction_id: str, value: Any, files: List[Any]) -> None:
+        """Send one item of an iterator output. Call it only where no exception can interrupt
+        a write (outside user code).
+
+        When nothing is queued or being written, the item is written at once by the calling
+        thread, and the sender is woken for a turn: until it has had one, the channel counts as
+        busy. So a predictor that yields again without letting other threads run (a burst)
+        queues its next items, which leave together in one `Chunks` message as soon as the
+        sender gets the GIL; one that pauses between items (a paced stream) has each written
+        at once. Queued items wait while the queue is full.
+        """
+        item = encode_chunk(prediction_id, value, files)
+        with self._write_lock:
+            with self._room:
+                idle = self._unsent == 0
+                if idle:
+                    self._unsent += 1  # the sender's turn, queued below
+            if idle:
+                self._write(join_chunks(prediction_id, [item]))
+        if idle:
+            self._queue.put(_TURN)
+        else:
+            self._enqueue((prediction_id, item), len(item), True)
 
     def send_encoded(self, *messages: bytes) -> None:
         """Send encoded messages in one write (a prediction's final output and its done).
@@ -79,10 +118,16 @@ class Channel:
             if idle:
                 self._write(data)
                 return
+        self._enqueue(data, len(data), False)
+
+    def _enqueue(self, entry: Entry, size: int, streamed: bool) -> None:
         with self._room:
+            if streamed:
+                while self._unsent_bytes and self._unsent_bytes + size > self._limit:
+                    self._room.wait()
             self._unsent += 1
-            self._unsent_bytes += len(data)
-        self._queue.put(data)
+            self._unsent_bytes += size
+        self._queue.put(entry)
 
     def flush(self, timeout: float = 10.0) -> None:
         """Wait until every queued message is written (used before the child exits)."""
@@ -100,35 +145,36 @@ class Channel:
 
     def _send_loop(self) -> None:
         """Write what is queued: each wake-up takes everything queued by then (up to
-        BATCH_BYTES) and writes it in one system call, so a token the predictor has yielded
-        alone leaves at once, and a burst leaves in few writes. Nothing waits for more."""
+        BATCH_BYTES) and writes it in one system call, so a message queued alone leaves at
+        once, and a burst leaves in few writes. Nothing waits for more."""
         while True:
             batch = [self._queue.get()]
-            size = len(batch[0] or b"")
+            size = _size(batch[0])
             while size < BATCH_BYTES:
                 try:
-                    data = self._queue.get_nowait()
+                    entry = self._queue.get_nowait()
                 except queue.Empty:
                     break
-                batch.append(data)
-                size += len(data or b"")
+                batch.append(entry)
+                size += _size(entry)
             start = 0
-            for end, data in enumerate(batch):
-                if data is None:  # a flush: what came before it is written first
+            for end, entry in enumerate(batch):
+                if entry is None:  # a flush: what came before it is written first
                     self._send_batch(batch[start:end])
                     self._flushed.set()
                     start = end + 1
             self._send_batch(batch[start:])
 
-    def _send_batch(self, batch: List[bytes]) -> None:
+    def _send_batch(self, batch: List[Entry]) -> None:
         if not batch:
             return
-        data = batch[0] if len(batch) == 1 else b"".join(batch)
-        with self._write_lock:
-            self._write(data)
+        data = _join(batch)
+        if data:
+            with self._write_lock:
+                self._write(data)
         with self._room:
             self._unsent -= len(batch)
-            self._unsent_bytes -= len(data)
+            self._unsent_bytes -= sum(map(_size, batch))
             self._room.notify_all()
 
     def start_reader(
@@ -147,6 +193,38 @@ class Channel:
             end_process_group()
 
         threading.Thread(target=read, name="cogkit-reader", daemon=True).start()
+
+
+def _size(entry: Entry) -> int:
+    if entry is None:
+        return 0
+    return len(entry[1]) if type(entry) is tuple else len(entry)  # type: ignore[arg-type]
+
+
+def _join(batch: List[Entry]) -> bytes:
+    """The bytes of one write: messages as they are, each run of one prediction's items as one
+    `Chunks` message."""
+    parts: List[bytes] = []
+    run_id = ""
+    run: List[bytes] = []
+    for entry in batch:
+        if type(entry) is tuple:
+            prediction_id, item = entry  # type: ignore[misc]
+            if run and prediction_id != run_id:
+                parts.append(join_chunks(run_id, run))
+                run = []
+            run_id = prediction_id
+            run.append(item)
+            continue
+        if not entry:  # a turn marker
+            continue
+        if run:
+            parts.append(join_chunks(run_id, run))
+            run = []
+        parts.append(entry)  # type: ignore[arg-type]
+    if run:
+        parts.append(join_chunks(run_id, run))
+    return parts[0] if len(parts) == 1 else b"".join(parts)  # b"" for turn markers alone
 
 
 def _handle(line: bytes, on_message: Callable[[Message], None], on_lost: Callable[[str, str], None]) -> None:

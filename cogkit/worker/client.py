@@ -27,6 +27,7 @@ from cogkit.worker import sdk_path
 from cogkit.worker.dispatch import PENDING_LIMIT_BYTES, Dispatcher, Pending, remove_files
 from cogkit.worker.echo import ModelEcho
 from cogkit.worker.events import (
+    ChunksEvent,
     DoneEvent,
     LogEvent,
     OutputEvent,
@@ -356,6 +357,7 @@ class WorkerClient(Dispatcher):
 
 
 __all__ = [
+    "ChunksEvent",
     "DoneEvent",
     "LogEvent",
     "OutputEvent",

@@ -77,9 +77,14 @@ class OutputConverter:
     def __init__(self, directory: str) -> None:
         self.directory = directory
 
-    def message(self, prediction_id: str, value: Any, *, chunk: bool) -> Output:
+    def message(self, prediction_id: str, value: Any) -> Output:
+        """The message for a predictor's returned value."""
+        return Output(prediction_id, *self.convert(value))
+
+    def convert(self, value: Any) -> Tuple[Any, List[Any]]:
+        """(the JSON-ready copy, its file list): an iterator's item, for `Channel.send_chunk`."""
         files: List[Any] = []
-        return Output(prediction_id, self._convert(value, (), files, 0), chunk, files)
+        return self._convert(value, (), files, 0), files
 
     def plain(self, value: Any) -> Any:
         """A JSON-ready copy in which files are plain path strings (for metrics)."""

@@ -17,6 +17,7 @@ from typing import Any, Callable, Dict, List, Optional
 from cogkit.worker.echo import ModelEcho
 from cogkit.worker.events import (
     TRANSITIONS,
+    ChunksEvent,
     DoneEvent,
     LogEvent,
     OutputEvent,
@@ -28,6 +29,7 @@ from cogkit.worker.events import (
 from cogkit.worker.process import Generation, describe_exit
 from cogkit.worker.protocol import (
     Cancel,
+    Chunks,
     Done,
     Exiting,
     Fatal,
@@ -168,8 +170,16 @@ class Dispatcher:
 
     def _on_output(self, gen: Generation, message: Output, size: int) -> None:
         value = message.value_with_files()
-        ours = [path for _, path in message.files if os.path.dirname(path) == self._outputs_dir]
-        self._deliver(message.id, OutputEvent(value, message.chunk), size, ours)
+        self._deliver(message.id, OutputEvent(value), size, self._ours(message.files))
+
+    def _on_chunks(self, gen: Generation, message: Chunks, size: int) -> None:
+        values = message.values_with_files()  # checks every item's shape
+        ours = [path for _, files in message.items if files for path in self._ours(files)]
+        self._deliver(message.id, ChunksEvent(values), size, ours)
+
+    def _ours(self, files: List[Any]) -> List[str]:
+        """The files of an output that are copies the worker made (deleted once consumed)."""
+        return [path for _, path in files if os.path.dirname(path) == self._outputs_dir]
 
     def _on_done(self, gen: Generation, message: Done, size: int) -> None:
         self._deliver(message.id, DoneEvent(message.status, message.error, message.metrics or {}))
@@ -200,6 +210,7 @@ class Dispatcher:
     _HANDLERS: Dict[type, Callable[..., None]] = {
         Log: _on_log,
         Output: _on_output,
+        Chunks: _on_chunks,
         Done: _on_done,
         Schema: _on_schema,
         SetupDone: _on_setup_done,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import enum
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, List, Optional, Union
 
 
 class WorkerState(str, enum.Enum):
@@ -33,7 +33,7 @@ class LogEvent:
 
 @dataclasses.dataclass
 class OutputEvent:
-    """One output value; `chunk` is True for each item of an iterator output.
+    """The output of a predictor that returns (not yields) a value.
 
     Files are `pathlib.Path` objects inside the value, made only from the worker's out-of-band
     file list; the server encodes them. A temporary copy the worker made of a file-like output
@@ -41,7 +41,14 @@ class OutputEvent:
     """
 
     value: Any
-    chunk: bool = False
+
+
+@dataclasses.dataclass
+class ChunksEvent:
+    """Items of an iterator output, in the order yielded: all those that arrived in one message
+    (one item when the predictor yields slowly, many in a burst). Files as in `OutputEvent`."""
+
+    values: List[Any]
 
 
 @dataclasses.dataclass
@@ -51,7 +58,7 @@ class DoneEvent:
     metrics: Dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
-WorkerEvent = Union[LogEvent, OutputEvent, DoneEvent]
+WorkerEvent = Union[LogEvent, OutputEvent, ChunksEvent, DoneEvent]
 
 # Which state may follow which; the client refuses any other transition (a bug, not a user error).
 TRANSITIONS = {

@@ -11,6 +11,10 @@ for each file in the value, the path into the value (keys and indices) and the f
 path, and the client makes `pathlib.Path` objects from that list only, where the value holds
 that same string (`Output.value_with_files`).
 
+An iterator's items travel in `Chunks` messages, each item with its own file list: one message
+carries every item that was queued together in the child, so a burst of tokens costs the
+client one decode and one event, not one per token (see channel.py for when they are joined).
+
 A line that cannot be decoded (nested deeper than the receiver's recursion limit, or garbled)
 still names its prediction: the tag and the id come first, so `ProtocolError.prediction_id`
 lets the receiver fail that one prediction instead of losing it.
@@ -89,37 +93,38 @@ class Log:
 
 @dataclasses.dataclass
 class Output:
-    """One output value (`chunk`: one item of an iterator) and, out of band, its files."""
+    """The output of a predictor that returns (not yields) a value, and, out of band, its files."""
 
     TAG: ClassVar[str] = "output"
     STREAMED: ClassVar[bool] = True
     id: str
     value: Any
-    chunk: bool
     files: List[Any]  # [[keys into value], absolute path], ...
 
     def value_with_files(self) -> Any:
         """The value with a `pathlib.Path` at each position `files` names, and nowhere else."""
-        value = self.value
-        for entry in self.files:
-            try:
-                keys, path = entry
-                if not isinstance(path, str) or not os.path.isabs(path) or not isinstance(keys, list):
-                    raise TypeError("not [keys, absolute path]")
-                if not keys:
-                    if value != path:
-                        raise ValueError("the value is not that path")
-                    value = pathlib.Path(path)
-                    continue
-                container = value
-                for key in keys[:-1]:
-                    container = _step(container, key)
-                if _step(container, keys[-1]) != path:
-                    raise ValueError("the value there is not that path")
-                container[keys[-1]] = pathlib.Path(path)
-            except (TypeError, ValueError, KeyError, IndexError) as e:
-                raise ProtocolError(f"output file entry {entry!r}: {e}", prediction_id=self.id) from None
-        return value
+        return _with_files(self.value, self.files, self.id) if self.files else self.value
+
+
+@dataclasses.dataclass
+class Chunks:
+    """Items of an iterator output, in the order yielded: one or more, each `[value, files]`
+    as in `Output`. Built by the child's sender from encoded items (`encode_chunk`, `join_chunks`)."""
+
+    TAG: ClassVar[str] = "chunks"
+    STREAMED: ClassVar[bool] = True
+    id: str
+    items: List[Any]  # [[value, [[keys into value], absolute path], ...]], ...]
+
+    def values_with_files(self) -> List[Any]:
+        """The items' values, each with its files made `pathlib.Path` as `Output` does."""
+        values = []
+        for item in self.items:
+            if type(item) is not list or len(item) != 2 or type(item[1]) is not list:
+                raise ProtocolError(f"a chunk is not [value, files]: {item!r:.200}", prediction_id=self.id)
+            value, files = item
+            values.append(_with_files(value, files, self.id) if files else value)
+        return values
 
 
 @dataclasses.dataclass
@@ -162,10 +167,10 @@ class Exiting:
 Message = Any  # one of the classes above
 TO_CHILD: Dict[str, Type[Any]] = {c.TAG: c for c in (Predict, Cancel, HealthCheck, Shutdown)}
 FROM_CHILD: Dict[str, Type[Any]] = {
-    c.TAG: c for c in (Schema, SetupDone, Log, Output, Done, HealthResult, Fatal, Exiting)
+    c.TAG: c for c in (Schema, SetupDone, Log, Output, Chunks, Done, HealthResult, Fatal, Exiting)
 }
 # Messages whose first field is a prediction id, and whose loss must fail that prediction.
-ABOUT_A_PREDICTION = {Predict.TAG, Log.TAG, Output.TAG, Done.TAG}
+ABOUT_A_PREDICTION = {Predict.TAG, Log.TAG, Output.TAG, Chunks.TAG, Done.TAG}
 
 
 class ProtocolError(Exception):
@@ -187,6 +192,27 @@ def encode(message: Message) -> bytes:
     except (TypeError, ValueError) as e:
         raise ProtocolError(f"the value cannot be sent: {e}", prediction_id=_id_of(message)) from None
     return (text + "\n").encode()
+
+
+def encode_chunk(prediction_id: str, value: Any, files: List[Any]) -> bytes:
+    """One item of a `Chunks` message, encoded once, where it is yielded: a value JSON cannot
+    hold fails that prediction there, as `encode` does."""
+    try:
+        return _ENCODER.encode([value, files]).encode()
+    except RecursionError:
+        raise ProtocolError("the value is nested too deeply to send", prediction_id=prediction_id) from None
+    except (TypeError, ValueError) as e:
+        raise ProtocolError(f"the value cannot be sent: {e}", prediction_id=prediction_id) from None
+
+
+def join_chunks(prediction_id: str, items: List[bytes]) -> bytes:
+    """The `Chunks` line for items from `encode_chunk`, in order: JSON composes, so nothing is
+    encoded again."""
+    return b'["%s",%s,[%s]]\n' % (
+        Chunks.TAG.encode(),
+        _ENCODER.encode(prediction_id).encode(),
+        b",".join(items),
+    )
 
 
 def decode(line: bytes, table: Dict[str, Type[Any]]) -> Message:
@@ -237,6 +263,29 @@ def _skip_space(text: str, index: int) -> int:
 
 def _id_of(message: Message) -> Optional[str]:
     return message.id if message.TAG in ABOUT_A_PREDICTION else None
+
+
+def _with_files(value: Any, files: List[Any], prediction_id: str) -> Any:
+    """`value` with a `pathlib.Path` at each position `files` names: `[[keys], absolute path], ...`."""
+    for entry in files:
+        try:
+            keys, path = entry
+            if not isinstance(path, str) or not os.path.isabs(path) or not isinstance(keys, list):
+                raise TypeError("not [keys, absolute path]")
+            if not keys:
+                if value != path:
+                    raise ValueError("the value is not that path")
+                value = pathlib.Path(path)
+                continue
+            container = value
+            for key in keys[:-1]:
+                container = _step(container, key)
+            if _step(container, keys[-1]) != path:
+                raise ValueError("the value there is not that path")
+            container[keys[-1]] = pathlib.Path(path)
+        except (TypeError, ValueError, KeyError, IndexError) as e:
+            raise ProtocolError(f"output file entry {entry!r}: {e}", prediction_id=prediction_id) from None
+    return value
 
 
 def _step(container: Any, key: Any) -> Any:

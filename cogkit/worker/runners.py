@@ -157,9 +157,9 @@ class SyncRunner:
                     self.in_user_code = False
                     if item is _END:
                         break
-                    child.channel.send(child.outputs.message(pred.id, item, chunk=True))
+                    child.channel.send_chunk(pred.id, *child.outputs.convert(item))
             else:  # held back: it leaves with `Done`, in one write (Child.finish)
-                final = encode(child.outputs.message(pred.id, result, chunk=False))
+                final = encode(child.outputs.message(pred.id, result))
         except CancelationException:
             status = "canceled"
         except SystemExit as e:
@@ -287,8 +287,8 @@ class AsyncRunner:
         scope: Optional[Scope] = None
         status, error = "succeeded", None
         final = b""
-        send = child.channel.send
-        message = child.outputs.message
+        send_chunk = child.channel.send_chunk
+        convert = child.outputs.convert
         try:
             scope = Scope(pred.id, pred.context)
             enter_scope(scope)  # this task runs in its own copy of the context
@@ -298,12 +298,12 @@ class AsyncRunner:
                 result = await result
             if hasattr(result, "__aiter__"):
                 async for item in result:
-                    send(message(pred.id, item, chunk=True))
+                    send_chunk(pred.id, *convert(item))
             elif child.shape.output.iterator or inspect.isgenerator(result):
                 for item in result:
-                    send(message(pred.id, item, chunk=True))
+                    send_chunk(pred.id, *convert(item))
             else:  # held back: it leaves with `Done`, in one write (Child.finish)
-                final = encode(message(pred.id, result, chunk=False))
+                final = encode(child.outputs.message(pred.id, result))
         except (asyncio.CancelledError, CancelationException):
             status = "canceled"
         except SystemExit as e:

@@ -93,7 +93,7 @@ def test_image_layout(built: Built) -> None:
         "set -e; cd /src; pwd; ls /src;"
         " test ! -e /usr/local/bin/uv && echo no-uv;"
         " command -v python; command -v pip;"
-        " /opt/cogkit/venv/bin/python -c 'import cogkit, fastapi, importlib.metadata as m;"
+        " /opt/cogkit/venv/bin/python -c 'import cogkit, starlette, importlib.metadata as m;"
         ' print(cogkit.__file__, m.version("cogkit"))\';'
         " PYTHONPATH=\"$COGKIT_SDK_PATH\" python -c 'import cog; print(cog.BasePredictor.__name__)';"
         ' echo "$COGKIT_PREDICTOR $COGKIT_WORKER_PYTHON"',

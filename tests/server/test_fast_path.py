@@ -79,13 +79,14 @@ def test_wrong_method_is_405_json(server: Any) -> None:
     assert r.json() == {"detail": "Method Not Allowed"}
 
 
-def test_server_import_leaves_httpx_and_pydantic_v1_out() -> None:
-    """httpx (70-100 ms) loads on first download/upload/webhook; plain routes never load pydantic.v1."""
+def test_server_import_leaves_httpx_fastapi_and_pydantic_out() -> None:
+    """httpx (70-100 ms) loads on first download/upload/webhook; the app is Starlette's, so
+    neither FastAPI (~160 ms) nor pydantic is imported by the server at all."""
     code = (
         "import sys, asyncio\n"
         "from cogkit.server import serve, app, lifecycle, outbound\n"
         "asyncio.run(outbound.Outbound(host='127.0.0.1', port=1).aclose())\n"
-        "print(','.join(sorted(m for m in ('httpx', 'pydantic.v1') if m in sys.modules)))"
+        "print(','.join(sorted(m for m in ('httpx', 'fastapi', 'pydantic') if m in sys.modules)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == ""
@@ -115,3 +116,50 @@ def test_now_iso_is_utc_iso8601_with_microseconds() -> None:
     assert all(len(s) == len("2026-01-01T00:00:00.000000+00:00") for s in stamps)
     assert before - timedelta(microseconds=1) <= parsed[0] and parsed[-1] <= after + timedelta(microseconds=1)
     assert parsed == sorted(parsed)
+
+
+def test_the_route_wrapper_answers_every_error_and_counts_every_request() -> None:
+    """Without middleware, each route's wrapper maps errors to their answers (Cog's shapes; a
+    bug is a 500 in JSON) and records the request under its template."""
+    import httpx
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.routing import Route
+
+    from cogkit.server.app import _instrumented
+    from cogkit.server.http_errors import NotFound, RequestInvalid, WorkerUnavailable
+    from cogkit.server.metrics import ServerMetrics
+
+    failures = {
+        "missing": NotFound("no prediction with id 'x'"),
+        "invalid": RequestInvalid([{"loc": ["body", "input", "n"], "msg": "bad", "type": "value_error"}]),
+        "down": WorkerUnavailable("the model cannot run predictions"),
+        "bug": RuntimeError("a bug of ours"),
+    }
+
+    async def fail(request: Request) -> Any:
+        raise failures[request.path_params["what"]]
+
+    metrics = ServerMetrics()
+    app = Starlette(routes=[_instrumented(Route("/fail/{what}", fail, methods=["GET"]), metrics)])
+
+    async def go() -> dict[str, tuple[int, Any]]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return {
+                what: ((r := await client.get(f"/fail/{what}")).status_code, r.json()) for what in failures
+            }
+
+    got = asyncio.run(go())
+    assert got["missing"] == (404, {"detail": "no prediction with id 'x'"})
+    assert got["invalid"] == (
+        422,
+        {"detail": [{"loc": ["body", "input", "n"], "msg": "bad", "type": "value_error"}]},
+    )
+    assert got["down"] == (503, {"status": "failed", "error": "the model cannot run predictions"})
+    assert got["bug"] == (500, {"detail": "internal server error: RuntimeError"})
+    text = metrics.render().decode()
+    for status in (404, 422, 503, 500):
+        assert (
+            f'cogkit_http_requests_total{{method="GET",route="/fail/{{what}}",status="{status}"}} 1.0' in text
+        )

@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.server.conftest import ServerProcess
 from tests.server.receiver import Receiver
 from tests.server.test_api import poll
@@ -138,3 +140,61 @@ def test_prediction_failing_before_it_starts_still_sends_completed(server: Any) 
         hooks = r.wait_for(1)
     assert [(h.path, h.json()["status"]) for h in hooks] == [("/hook", "failed")]
     assert "404" in hooks[0].json()["error"]
+
+
+def _stream_events(s: ServerProcess, inputs: dict[str, Any], on_output: Any = None) -> list[tuple[str, Any]]:
+    """POST with `Accept: text/event-stream` and parse the events as they come."""
+    events: list[tuple[str, Any]] = []
+    with s.client.stream(
+        "POST", "/predictions", json={"input": inputs}, headers={"Accept": "text/event-stream"}
+    ) as r:
+        assert r.status_code == 200
+        buffer = ""
+        for text in r.iter_text():
+            buffer += text
+            *blocks, buffer = buffer.split("\n\n")
+            for block in blocks:
+                (event,) = _sse(block)
+                events.append(event)
+                if on_output is not None and event[0] == "output":
+                    on_output(event[1])
+    return events
+
+
+@pytest.mark.parametrize("predictor", ["burst.py:Predictor", "burst.py:AsyncPredictor"])
+def test_a_burst_streams_every_token_once_in_order(server: Any, predictor: str) -> None:
+    """Tokens yielded without pause travel in batches (worker message, runner, SSE write) and
+    still come out one `output` event each, all of them, in order."""
+    events = _stream_events(server(predictor), {"count": 5000})
+    outputs = [v for k, v in events if k == "output"]
+    assert outputs == [f"t{n}" for n in range(5000)]
+    kind, final = events[-1]
+    assert kind == "completed" and final["status"] == "succeeded" and final["output"] == outputs
+
+
+def test_files_in_a_burst_keep_their_positions(server: Any) -> None:
+    """Each item carries its own file list: files become data URIs exactly where they were
+    yielded, and a batch with files in it loses nothing."""
+    events = _stream_events(server("burst.py:Predictor"), {"count": 600, "file_every": 97})
+    outputs = [v for k, v in events if k == "output"]
+    expected = [
+        "data:text/plain;base64," + base64.b64encode(f"file {n}".encode()).decode()
+        if n % 97 == 0
+        else f"t{n}"
+        for n in range(600)
+    ]
+    assert outputs == expected
+    assert events[-1][1]["output"] == expected
+
+
+@pytest.mark.parametrize("predictor", ["burst.py:Predictor", "burst.py:AsyncPredictor"])
+def test_a_lone_token_reaches_the_client_before_the_next_is_yielded(
+    server: Any, predictor: str, tmp_path: Path
+) -> None:
+    """The predictor yields one token and waits until the client has it: a token held back to
+    wait for company would leave the predictor waiting, and it would say so."""
+    signal = tmp_path / "got-first"
+    events = _stream_events(
+        server(predictor), {"signal": str(signal)}, on_output=lambda value: signal.touch()
+    )
+    assert [v for k, v in events if k == "output"] == ["first", "second"]

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cogkit.worker.client import WorkerClient
-from cogkit.worker.events import DoneEvent, LogEvent, OutputEvent
+from cogkit.worker.events import ChunksEvent, DoneEvent, LogEvent, OutputEvent
 
 FIXTURES = pathlib.Path(__file__).parent / "fixtures"
 TIMEOUT_S = 60.0
@@ -34,12 +34,10 @@ async def started(ref: str, **kwargs: Any) -> AsyncIterator[WorkerClient]:
 @dataclass
 class Result:
     logs: str = ""
-    outputs: list[OutputEvent] = field(default_factory=list)
+    values: list[Any] = field(default_factory=list)  # every output value, in order
+    chunked: list[bool] = field(default_factory=list)  # for each value: an iterator's item?
+    batches: list[int] = field(default_factory=list)  # the items of each ChunksEvent
     done: DoneEvent | None = None
-
-    @property
-    def values(self) -> list[Any]:
-        return [o.value for o in self.outputs]
 
 
 async def collect(client: WorkerClient, prediction_id: str, inputs: dict[str, Any], **kwargs: Any) -> Result:
@@ -48,7 +46,13 @@ async def collect(client: WorkerClient, prediction_id: str, inputs: dict[str, An
         if isinstance(event, LogEvent):
             result.logs += event.text
         elif isinstance(event, OutputEvent):
-            result.outputs.append(event)
+            result.values.append(event.value)
+            result.chunked.append(False)
+        elif isinstance(event, ChunksEvent):
+            assert event.values, "an empty batch"
+            result.values += event.values
+            result.chunked += [True] * len(event.values)
+            result.batches.append(len(event.values))
         else:
             assert result.done is None, "more than one DoneEvent"
             result.done = event

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import pathlib
 
-from cogkit.worker.events import DoneEvent, OutputEvent, WorkerState
+from cogkit.worker.events import ChunksEvent, DoneEvent, WorkerState
 
 from .helpers import run, started
 
@@ -37,16 +37,17 @@ def test_a_fast_generator_waits_for_a_slow_consumer(tmp_path: pathlib.Path) -> N
             await client.wait_for_setup()
             events = client.predict("firehose", {"count": TOTAL})
             first = await events.__anext__()
-            assert isinstance(first, OutputEvent)
+            assert isinstance(first, ChunksEvent)
             held = await _count_when_still(counter)
             assert 0 < held < BOUND, f"the generator ran ahead to {held} chunks"
-            received = 1
+            received = len(first.values)
             async for event in events:
                 if isinstance(event, DoneEvent):
                     assert event.status == "succeeded", event.error
                     break
-                assert isinstance(event, OutputEvent) and event.chunk and len(event.value) == 32 << 10
-                received += 1
+                assert isinstance(event, ChunksEvent)
+                assert all(len(value) == 32 << 10 for value in event.values)
+                received += len(event.values)
             assert received == TOTAL
             assert client.state == WorkerState.READY
 

@@ -14,7 +14,7 @@ import threading
 import pytest
 
 from cogkit.worker.channel import Channel
-from cogkit.worker.protocol import FROM_CHILD, Done, Log, Output, decode, encode
+from cogkit.worker.protocol import FROM_CHILD, Chunks, Done, Log, Output, decode, encode
 
 from .helpers import collect, run, started
 
@@ -54,30 +54,43 @@ def test_every_write_arrives_before_its_done(ref: str) -> None:
 
 
 def test_the_last_write_never_overtakes_queued_messages() -> None:
-    """`send_encoded` writes from the calling thread only when nothing is queued before it."""
+    """`send_encoded` and `send_chunk` write from the calling thread only when nothing is queued
+    before them: logs, items (alone or joined into batches) and the last write keep their order."""
     ours, theirs = socket.socketpair()
     theirs.settimeout(30)
     rounds = 300
-    expected = []
+    expected: list = []
     for round_ in range(rounds):
-        expected += [(Log, str(round_))] * (round_ % 4) + [(Output, str(round_)), (Done, str(round_))]
+        for i in range(round_ % 5):
+            expected.append(("log" if i % 2 else "item", str(round_), i))
+        expected += [("output", str(round_), round_), ("done", str(round_), None)]
     got: list = []
 
     def read() -> None:  # read while we write: a full socket must not stall the writers
         stream = theirs.makefile("rb")
         with contextlib.suppress(OSError):
-            for _ in expected:
+            while len(got) < len(expected):
                 message = decode(stream.readline(), FROM_CHILD)
-                got.append((type(message), message.id))
+                if isinstance(message, Chunks):
+                    got.extend(("item", message.id, value) for value in message.values_with_files())
+                elif isinstance(message, Log):
+                    got.append(("log", message.id, int(message.text)))
+                elif isinstance(message, Output):
+                    got.append(("output", message.id, message.value))
+                else:
+                    got.append(("done", message.id, None))
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     channel = Channel(ours)
     for round_ in range(rounds):
-        for i in range(round_ % 4):
-            channel.send(Log(str(round_), "stdout", f"{i}\n"))
+        for i in range(round_ % 5):
+            if i % 2:
+                channel.send(Log(str(round_), "stdout", f"{i}"))
+            else:
+                channel.send_chunk(str(round_), i, [])
         channel.send_encoded(
-            encode(Output(str(round_), round_, False, [])),
+            encode(Output(str(round_), round_, [])),
             encode(Done(str(round_), "succeeded", None, {})),
         )
     reader.join(60)

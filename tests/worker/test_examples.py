@@ -84,7 +84,7 @@ def test_streaming() -> None:
             output = client.schema["components"]["schemas"]["Output"]
             assert output["x-cog-array-type"] == "iterator" and output["x-cog-array-display"] == "concatenate"
             result = await collect(client, "p", {"prompt": "Hi", "max_tokens": 3})
-            assert all(o.chunk for o in result.outputs) and len(result.outputs) == 4
+            assert result.chunked == [True] * 4
             assert "".join(result.values).startswith("Hi ")
 
     run(go())

@@ -141,6 +141,7 @@ def test_an_output_that_cannot_be_sent_fails_that_prediction(act: str, error: st
     ("act", "error"),
     [
         ("forge_files", "output file entry [['a'], '/etc/passwd']: the value there is not that path"),
+        ("forge_chunk_files", "output file entry [['a'], '/etc/passwd']: the value there is not that path"),
         ("forge_garbage", "not a message (JSONDecodeError"),
     ],
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pathlib
 
-from cogkit.worker.events import OutputEvent
+from cogkit.worker.events import ChunksEvent, OutputEvent
 
 from .helpers import collect, run, started
 
@@ -66,7 +66,7 @@ def test_iterator_outputs_are_chunks() -> None:
             output = client.schema["components"]["schemas"]["Output"]
             assert output["x-cog-array-display"] == "concatenate"
             result = await collect(client, "p", {"count": 3})
-            assert [(o.value, o.chunk) for o in result.outputs] == [
+            assert list(zip(result.values, result.chunked, strict=True)) == [
                 ("tok0 ", True),
                 ("tok1 ", True),
                 ("tok2 ", True),
@@ -85,7 +85,10 @@ def test_async_iterator_outputs_are_chunks() -> None:
             await client.wait_for_setup()
             assert client.output_is_iterator and client.is_async
             result = await collect(client, "p", {"count": 2})
-            assert [(o.value, o.chunk) for o in result.outputs] == [("chunk0", True), ("chunk1", True)]
+            assert list(zip(result.values, result.chunked, strict=True)) == [
+                ("chunk0", True),
+                ("chunk1", True),
+            ]
 
     run(go())
 
@@ -132,8 +135,8 @@ def test_file_like_outputs_leave_no_temp_files_behind() -> None:
                 async for event in client.predict("p", inputs):
                     for previous in seen:
                         assert not previous.exists(), "an earlier event's temp file outlived it"
-                    if isinstance(event, OutputEvent):
-                        paths = _paths(event.value)
+                    if isinstance(event, (OutputEvent, ChunksEvent)):
+                        paths = _paths(event.value if isinstance(event, OutputEvent) else event.values)
                         assert [p.read_bytes() for p in paths] == contents[len(seen) : len(seen) + len(paths)]
                         assert all(p.parent == folder for p in paths)
                         seen += paths
