@@ -272,3 +272,100 @@ def test_accepted_connections_have_nagle_off() -> None:
             assert loop.run_until_complete(main()) == 1
         finally:
             loop.close()
+
+
+def _serve_in_process(app: Any, client: Any) -> list[bytes]:
+    """Serve `app` with the server's protocol on an asyncio loop, run `client(reader, writer)`
+    against it, and return what the server's transport was asked to write, write by write."""
+    import asyncio
+
+    import uvicorn
+    from uvicorn.server import ServerState
+
+    from cogkit.server.connections import ConnectionGuard, GuardedProtocol
+    from cogkit.server.limits import Limits
+
+    config = uvicorn.Config(app, lifespan="off", log_config=None)
+    config.load()
+    guard = ConnectionGuard(Limits(), (b"x-cogkit-test", b"1"))
+    writes: list[bytes] = []
+
+    class Recording(GuardedProtocol):
+        def connection_made(self, transport: Any) -> None:
+            write = transport.write
+
+            def recorded(data: bytes) -> None:
+                writes.append(bytes(data))
+                write(data)
+
+            transport.write = recorded  # the loop's own transport, spied on
+            super().connection_made(transport)
+
+    def factory() -> Any:
+        return Recording(config=config, server_state=ServerState(), app_state={}, guard=guard)
+
+    async def main() -> None:
+        server = await asyncio.get_running_loop().create_server(factory, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            await asyncio.wait_for(client(reader, writer), 10)
+        finally:
+            writer.close()
+            server.close()
+
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(main())
+    finally:
+        loop.close()
+    return writes
+
+
+def test_a_response_with_its_body_ready_leaves_in_one_write() -> None:
+    """uvicorn writes the head and the body separately; the head waits for the body, so the
+    client gets one segment (and wakes once)."""
+    body = b'{"status": "succeeded"}'
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def client(reader: Any, writer: Any) -> None:
+        for _ in range(2):  # keep-alive: the second request gets a fresh cycle
+            writer.write(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
+            await reader.readuntil(body)
+
+    writes = _serve_in_process(app, client)
+    assert len(writes) == 2
+    for data in writes:
+        assert data.startswith(b"HTTP/1.1 200 OK\r\n") and data.endswith(b"\r\n\r\n" + body)
+
+
+def test_a_streamed_responses_head_leaves_before_its_body_is_ready() -> None:
+    """The head of a stream is not held for the stream: the app sends its first event only
+    after the client has read the head."""
+    import asyncio
+
+    head_seen = asyncio.Event()
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]}
+        )
+        await head_seen.wait()
+        await send({"type": "http.response.body", "body": b"first", "more_body": True})
+        await send({"type": "http.response.body", "body": b"second"})
+
+    async def client(reader: Any, writer: Any) -> None:
+        writer.write(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
+        await reader.readuntil(b"\r\n\r\n")
+        head_seen.set()
+        await reader.readuntil(b"0\r\n\r\n")
+
+    writes = _serve_in_process(app, client)
+    assert writes[0].startswith(b"HTTP/1.1 200 OK\r\n") and writes[0].endswith(b"\r\n\r\n")
+    assert b"".join(writes[1:]) == b"5\r\nfirst\r\n6\r\nsecond\r\n0\r\n\r\n"
