@@ -267,7 +267,8 @@ class WorkerClient(Dispatcher):
             parent_sock.close()
             raise PredictorError(f"cannot start the worker with {self.python}: {e}") from e
         child_sock.close()
-        gen = await Generation.open(proc, parent_sock)
+        gen = Generation(proc, self._on_line)
+        await gen.connect(parent_sock)
         if self._stopping:  # stop() came while this (re)start was under way: do not leave it running
             await gen.terminate(0)
             await gen.wait_exit(STOP_GRACE_S)
@@ -292,28 +293,21 @@ class WorkerClient(Dispatcher):
         await gen.exit_code()
         self._child_lost(gen)
         await asyncio.sleep(EXIT_DRAIN_S)  # let the socket deliver the child's last messages
-        if not gen.reader.at_eof():
-            gen.writer.close()
+        if not gen.stream.ended:
+            gen.close()
 
     async def _watch(self, gen: Generation) -> None:
-        """Dispatch the child's messages until it exits, then settle everything it left open."""
+        """Wait for the child's message stream to end (its messages are handled as they arrive,
+        by `_on_line`), waiting for room whenever it stops, then settle everything it left open."""
         pumps = [asyncio.ensure_future(self._pump(gen, s, n)) for s, n in gen.pipes()]
-        try:
-            while True:
-                lines = await gen.read_lines()
-                if not lines:
-                    break
-                for line in lines:
-                    try:
-                        message = decode(line, FROM_CHILD)
-                    except ProtocolError as e:
-                        self._message_failed(e.prediction_id, e)
-                    else:
-                        self._handle(gen, message, len(line))
-                    if self._congested is not None:
-                        await self._wait_for_room(gen)
-        except (ConnectionError, OSError, ValueError) as e:  # reset, or a message over the limit
-            self._server_log(f"cogkit: lost the worker's message stream: {e!r}\n")
+        stream = gen.stream
+        while not stream.ended or stream.paused:
+            await stream.stopped()
+            await self._wait_for_room(gen)  # at once unless a consumer is behind and the child on
+            stream.resume()
+        self._congested = None  # what came after the end was not held back: nothing to wait for
+        if stream.error is not None:  # reset, or a message over the limit
+            self._server_log(f"cogkit: lost the worker's message stream: {stream.error!r}\n")
             self._child_lost(gen)
             await gen.terminate(0)
         self._child_lost(gen)
@@ -321,16 +315,29 @@ class WorkerClient(Dispatcher):
         await asyncio.wait(pumps, timeout=2.0)
         await self._on_exit(gen)
 
+    def _on_line(self, gen: Generation, line: bytes) -> bool:
+        """Handle one message from the child; False when a prediction's consumer is too far
+        behind, to stop reading until `_wait_for_room`."""
+        try:
+            message = decode(line, FROM_CHILD)
+        except ProtocolError as e:
+            self._message_failed(e.prediction_id, e)
+        else:
+            self._handle(gen, message, len(line))
+        return self._congested is None
+
     async def _wait_for_room(self, gen: Generation) -> None:
-        """Stop reading while a prediction's consumer is too far behind (bounded memory); the
-        child's bounded queue then blocks its predictor. Waits in slices, to notice an abandoned
-        prediction, an exited child or a stop."""
+        """While reading is stopped because a prediction's consumer is too far behind (bounded
+        memory; the child's bounded queue then blocks its predictor): wait until it has caught
+        up. Waits in slices, to notice an abandoned prediction, an exited child or a stop."""
         pending, self._congested = self._congested, None
-        assert pending is not None
+        if pending is None:
+            return
         while (
             pending.queued_bytes > PENDING_LIMIT_BYTES // 2
             and not pending.abandoned
             and gen.alive
+            and not gen.stream.ended
             and not self._stopping
         ):
             pending.room = asyncio.Event()
