@@ -27,10 +27,6 @@ of the previous one, which a client that delays its ACKs holds back for up to 40
 
 The deadlines share one timer per connection, re-armed lazily: a request costs two stores of
 `loop.time()` instead of a timer, which keeps the prediction hot path as fast as it was.
-
-uvicorn writes a response's head and its body separately; `HeadWithBody` holds the head until
-the body's first write or the end of the loop turn, so a response whose body is ready at once
-(a prediction's JSON) leaves in one send: one TCP segment, one wake-up of the client.
 """
 
 from __future__ import annotations
@@ -120,44 +116,6 @@ def _raw_response(status: int, reason: str, detail: str) -> bytes:
     return head.encode() + body
 
 
-class HeadWithBody:
-    """The transport as one request cycle sees it. Its first write (the head, or a `100 Continue`)
-    is held until the next write, which it joins, or until the end of the current loop turn, so a
-    streamed response's head still leaves before the stream waits. The order of writes is kept."""
-
-    __slots__ = ("_first", "_held", "_loop", "_transport")
-
-    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
-        self._transport = transport
-        self._loop = loop
-        self._held: bytes | None = None
-        self._first = True
-
-    def write(self, data: bytes) -> None:
-        held = self._held
-        if held is not None:
-            self._held = None
-            self._transport.write(held + data)
-        elif self._first:
-            self._first = False
-            self._held = data
-            self._loop.call_soon(self.flush)
-        else:
-            self._transport.write(data)
-
-    def flush(self) -> None:
-        held, self._held = self._held, None
-        if held is not None and not self._transport.is_closing():
-            self._transport.write(held)
-
-    def close(self) -> None:
-        self.flush()
-        self._transport.close()
-
-    def is_closing(self) -> bool:
-        return self._transport.is_closing()
-
-
 class GuardedProtocol(HttpToolsProtocol):
     """Per request this adds two parser callbacks and a few integer updates to uvicorn's own."""
 
@@ -235,16 +193,7 @@ class GuardedProtocol(HttpToolsProtocol):
         if early is not None and early.holds(self.parser.get_method(), self.url) and self._may_answer_early():
             self._held = bytearray()
             return
-        self._start_cycle()
-
-    def _start_cycle(self) -> None:
-        """uvicorn's request cycle for the request whose headers are in, writing through
-        `HeadWithBody`."""
-        before = self.cycle
         super().on_headers_complete()
-        cycle = self.cycle
-        if cycle is not None and cycle is not before:  # else an upgrade, which uvicorn refuses
-            cycle.transport = HeadWithBody(self.transport, self.loop)  # type: ignore[assignment]
 
     def on_message_complete(self) -> None:
         self._deadline = None
@@ -278,7 +227,7 @@ class GuardedProtocol(HttpToolsProtocol):
         early = self.guard.early
         answer = early.answer(self.parser.get_method(), self.url, body) if early is not None else None
         if answer is None:  # served the normal way after all, as if it had just arrived
-            self._start_cycle()
+            super().on_headers_complete()
             if body:
                 super().on_body(body)
             super().on_message_complete()
